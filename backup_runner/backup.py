@@ -1,0 +1,141 @@
+"""The backup operation: snapshot -> gzip -> SHA-256 -> streaming upload -> manifest -> retention.
+
+The order is the guarantee. The data object is uploaded while the snapshot is read, in flat memory;
+the snapshot's trailer is checked as the stream ends, and a failed check aborts the upload (see
+`snapshot.py`). Only then is the manifest written, LAST, after the stored size has been read back:
+a backup without a manifest does not count, and nothing but a complete, verified snapshot ever gets
+one. Retention runs after that, so it can never delete the backup just made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from backup_runner import retention
+from backup_runner.compression import gzip_chunks
+from backup_runner.errors import Reason, RunnerError
+from backup_runner.layout import BackupId
+from backup_runner.manifest import Manifest
+from backup_runner.retry import with_retries
+from backup_runner.settings import Settings
+from backup_runner.snapshot import Source, SnapshotSummary, open_snapshot
+from backup_runner.storage import Storage
+
+__all__ = ["iso_time", "run_backup"]
+
+log = logging.getLogger(__name__)
+
+
+def iso_time(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Digest:
+    """Counts and hashes the bytes that pass through `wrap`, i.e. exactly what is stored."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def wrap(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self._hash.update(chunk)
+            self.size += len(chunk)
+            yield chunk
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Uploaded:
+    source: Source
+    summary: SnapshotSummary
+    size: int
+    sha256: str
+
+
+def _upload(
+    settings: Settings, storage: Storage, http: httpx.Client, backup: BackupId
+) -> _Uploaded:
+    with open_snapshot(settings.database_urls, http) as snapshot:
+        digest = _Digest()
+        storage.put_stream(backup.data_key, digest.wrap(gzip_chunks(snapshot.chunks())))
+        summary = snapshot.summary
+    stored = storage.size_of(backup.data_key)
+    if stored != digest.size:
+        raise RunnerError(
+            Reason.STORAGE_ERROR,
+            f"{backup.data_key} holds {stored} bytes after an upload of {digest.size}: the "
+            "storage lost data; run the backup again",
+        )
+    return _Uploaded(snapshot.source, summary, digest.size, digest.sha256)
+
+
+def run_backup(
+    settings: Settings,
+    storage: Storage,
+    *,
+    http: httpx.Client,
+    now: Callable[[], datetime],
+) -> dict[str, object]:
+    started = now()
+    storage.ensure_bucket(create=True)
+    backup = BackupId.at(started)
+    log.info("backing up %s/%s into %s/%s", settings.namespace, settings.cluster, storage.bucket, backup.prefix)
+    uploaded = with_retries(
+        lambda: _upload(settings, storage, http, backup),
+        what="reading and uploading the snapshot",
+        attempts=settings.retry_attempts,
+        delay=settings.retry_delay,
+    )
+    manifest = Manifest(
+        cluster=settings.cluster,
+        namespace=settings.namespace,
+        time=iso_time(backup.time),
+        sequence=uploaded.summary.sequence,
+        records=uploaded.summary.records,
+        bytes=uploaded.size,
+        sha256=uploaded.sha256,
+        data_key=backup.data_key,
+        source_pod=uploaded.source.pod,
+        source_url=uploaded.source.url,
+    )
+    storage.put_bytes(backup.manifest_key, manifest.to_json())
+    log.info(
+        "backup %s complete: %d records at sequence %d, %d bytes, from %s",
+        backup.prefix,
+        manifest.records,
+        manifest.sequence,
+        manifest.bytes,
+        manifest.source_pod,
+    )
+    policy = retention.Policy(
+        keep_last=settings.retention_keep_last,
+        max_age=settings.retention_max_age,
+        incomplete_after=settings.incomplete_after,
+    )
+    outcome = retention.apply(storage, policy, now())
+    return {
+        "result": "Succeeded",
+        "operation": "backup",
+        "repo": settings.repo_name,
+        "bucket": storage.bucket,
+        "objectKey": backup.data_key,
+        "manifestKey": backup.manifest_key,
+        "bytes": manifest.bytes,
+        "sha256": manifest.sha256,
+        "records": manifest.records,
+        "sequence": manifest.sequence,
+        "sourcePod": manifest.source_pod,
+        "startTime": iso_time(started),
+        "completionTime": iso_time(now()),
+        "retention": outcome.report(),
+    }

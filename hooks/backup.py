@@ -1,0 +1,218 @@
+"""DatabaseBackup: which Jobs and CronJob should exist, and what the backups did.
+
+`sync(request)` is a pure function of what Metacontroller sends. The target cluster comes from
+`spec.cluster`, or is the only DatabaseCluster of the namespace (a related object). Children are
+never dropped because of input we cannot act on: existing Jobs and the CronJob are handed back
+unchanged, and the reason shows in status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from hooks import names
+from hooks.backup_jobs import HISTORY_LIMIT, cronjob, manual_job
+from hooks.backup_status import backup_runs, merge_history, summary
+from hooks.conditions import condition, merge_conditions
+from hooks.envelope import SyncRequest, SyncResponse, describe_error
+from hooks.models import DatabaseBackupSpec
+from hooks.objects import Object, creation_time, labels_of, name_of, observed, preserved
+
+__all__ = ["customize", "resolve_cluster", "sync"]
+
+
+def resolve_cluster(
+    spec: DatabaseBackupSpec, namespace: str, related: Mapping[str, Any]
+) -> tuple[Object | None, str]:
+    """The target DatabaseCluster, or None and a message saying why there is none."""
+    clusters = observed(related, "DatabaseCluster")
+    if spec.cluster:
+        found = clusters.get(spec.cluster)
+        if found is None:
+            return None, f"DatabaseCluster {spec.cluster} does not exist in namespace {namespace}"
+        return found, ""
+    if len(clusters) == 1:
+        return next(iter(clusters.values())), ""
+    if not clusters:
+        return None, f"no DatabaseCluster in namespace {namespace}: create one or set spec.cluster"
+    return None, (
+        f"namespace {namespace} has {len(clusters)} DatabaseClusters"
+        f" ({', '.join(clusters)}): set spec.cluster"
+    )
+
+
+def _amount_pods(cluster: Mapping[str, Any]) -> int:
+    value = (cluster.get("spec") or {}).get("amountPods", 1)
+    return value if isinstance(value, int) and value >= 0 else 1
+
+
+def _finished(job: Mapping[str, Any]) -> bool:
+    return any(
+        isinstance(c, Mapping)
+        and c.get("type") in ("Complete", "Failed")
+        and c.get("status") == "True"
+        for c in job.get("status", {}).get("conditions", []) or []
+    )
+
+
+def _kept_manual_jobs(jobs: Mapping[str, Object], current: str | None) -> list[Object]:
+    """Earlier manual Jobs: all unfinished ones and the newest finished ones, unchanged."""
+    earlier = [
+        job
+        for name, job in jobs.items()
+        if name != current and labels_of(job).get(names.LABEL_TRIGGER) == "manual"
+    ]
+    running = [job for job in earlier if not _finished(job)]
+    done = sorted(
+        (job for job in earlier if _finished(job)),
+        key=lambda job: (creation_time(job), name_of(job)),
+        reverse=True,
+    )
+    return [preserved(job) for job in sorted(running + done[:HISTORY_LIMIT], key=name_of)]
+
+
+def _observed_children(request: SyncRequest) -> list[Object]:
+    return [
+        *observed(request.children, "Job").values(),
+        *observed(request.children, "CronJob").values(),
+    ]
+
+
+def _children(
+    request: SyncRequest, spec: DatabaseBackupSpec, cluster: Object | None
+) -> list[Object]:
+    backup, namespace = request.parent_name(), request.parent_namespace()
+    jobs = observed(request.children, "Job")
+    cronjobs = observed(request.children, "CronJob")
+    children: list[Object] = []
+    current = None
+    if spec.manualTrigger is not None:
+        current = names.manual_job_name(backup, spec.manualTrigger.time)
+        if current in jobs:
+            children.append(preserved(jobs[current]))
+        elif cluster is not None:
+            children.append(
+                manual_job(backup, namespace, spec, name_of(cluster), _amount_pods(cluster))
+            )
+    children += _kept_manual_jobs(jobs, current)
+    if spec.scheduledTrigger is not None:
+        if cluster is not None:
+            children.append(
+                cronjob(backup, namespace, spec, name_of(cluster), _amount_pods(cluster))
+            )
+        elif names.cronjob_name(backup) in cronjobs:
+            children.append(preserved(cronjobs[names.cronjob_name(backup)]))
+    return children
+
+
+def _conditions(
+    spec: DatabaseBackupSpec, cluster_problem: str, last: Mapping[str, Any] | None
+) -> list[dict[str, str]]:
+    conditions = [
+        condition("Reconciled", False, "ClusterNotResolved", cluster_problem)
+        if cluster_problem
+        else condition("Reconciled", True, "Applied", "children match the spec")
+    ]
+    if spec.scheduledTrigger is None:
+        conditions.append(condition("Scheduled", False, "NoSchedule", "no scheduledTrigger"))
+    elif spec.suspend:
+        conditions.append(
+            condition("Scheduled", False, "Suspended", "scheduled backups are suspended")
+        )
+    else:
+        conditions.append(
+            condition(
+                "Scheduled", True, "Scheduled", f"backups run at {spec.scheduledTrigger.schedule!r}"
+            )
+        )
+    result = (last or {}).get("result")
+    if result == "Succeeded":
+        message = (
+            f"{last.get('records', '?')} records in {last.get('objectKey', '?')}" if last else ""
+        )
+        conditions.append(condition("Succeeded", True, "BackupSucceeded", message))
+    elif result == "Failed":
+        reason = str((last or {}).get("reason") or "BackupFailed")
+        conditions.append(
+            condition("Succeeded", False, reason, str((last or {}).get("message") or reason))
+        )
+    else:
+        conditions.append(
+            condition("Succeeded", None, "NoFinishedBackup", "no backup has finished yet")
+        )
+    return conditions
+
+
+def sync(request: SyncRequest) -> SyncResponse:
+    try:
+        spec = DatabaseBackupSpec.model_validate(request.parent.get("spec") or {})
+    except ValidationError as error:
+        return request.keep_children(
+            [preserved(obj) for obj in _observed_children(request)], describe_error(error)
+        )
+    namespace = request.parent_namespace()
+    previous = request.previous_status()
+    cluster, cluster_problem = resolve_cluster(spec, namespace, request.related)
+    children = _children(request, spec, cluster)
+
+    backup = request.parent_name()
+    jobs = {
+        **{
+            n: j
+            for n, j in observed(request.related, "Job").items()
+            if labels_of(j).get(names.LABEL_BACKUP) == backup
+        },
+        **observed(request.children, "Job"),
+    }
+    pods = [
+        p
+        for p in observed(request.related, "Pod").values()
+        if labels_of(p).get(names.LABEL_BACKUP) == backup
+    ]
+    runs = backup_runs([jobs[name] for name in sorted(jobs)], pods)
+    history = merge_history(previous.get("history"), runs)
+    last = summary(previous, history)
+    last_run = last.get("lastBackup")
+    evidence = str(
+        (last_run or {}).get("completionTime")
+        or (last_run or {}).get("startTime")
+        or request.evidence_fallback()
+    )
+    status: Object = {
+        "cluster": name_of(cluster) if cluster is not None else str(previous.get("cluster", "")),
+        "jobs": sorted(jobs),
+        **last,
+        "history": history,
+        "conditions": merge_conditions(
+            previous.get("conditions"),
+            _conditions(spec, cluster_problem, last_run),
+            evidence,
+            request.generation(),
+        ),
+    }
+    return SyncResponse(status=status, children=children)
+
+
+def customize(parent: Mapping[str, Any]) -> list[Object]:
+    """Related: the namespace's clusters, and this backup's Jobs and Pods (CronJob runs too)."""
+    metadata = parent.get("metadata") or {}
+    namespace, backup = str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+    selector = {"matchLabels": names.backup_selector(backup)}
+    return [
+        {
+            "apiVersion": names.API_VERSION,
+            "resource": "databaseclusters",
+            "namespace": namespace,
+            "labelSelector": {"matchLabels": {}},
+        },
+        {
+            "apiVersion": "batch/v1",
+            "resource": "jobs",
+            "namespace": namespace,
+            "labelSelector": selector,
+        },
+        {"apiVersion": "v1", "resource": "pods", "namespace": namespace, "labelSelector": selector},
+    ]

@@ -1,0 +1,1 @@
+"""Real components the tests start: database replicas, MinIO, a control plane."""
