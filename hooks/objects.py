@@ -1,6 +1,6 @@
 """Reading what Metacontroller observed: children and related objects as plain dicts.
 
-Observed objects carry fields the API server owns (uid, resourceVersion, status, managedFields),
+Observed objects carry fields the API server owns (uid, resourceVersion, status, managedFields):
 `preserved` strips those, so that handing an observed child back leaves it exactly as it is: the way
 the hooks keep a child alive when they cannot (or must not) render it anew.
 """
