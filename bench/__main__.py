@@ -1,7 +1,7 @@
 """Run the benchmarks and print their tables.
 
-Each benchmark is a module of this package with a `main() -> str` that runs one side-by-side comparison
-and returns a Markdown table; the tables are printed as they finish and collected in
+Each benchmark is a module of this package with a `main() -> str` that runs one side-by-side
+comparison and returns a Markdown table; the tables are printed as they finish and collected in
 `bench/results.md` so the docs can quote the latest run.
 """
 

@@ -26,7 +26,7 @@ from hooks.envelope import (
 )
 from hooks.metrics import HookMetrics
 
-__all__ = ["create_app", "dumps"]
+__all__ = ["app", "create_app", "dumps"]
 
 MAX_BODY = 8 * 1024 * 1024
 
@@ -116,3 +116,7 @@ async def _answer(
         return _error(422, describe_error(error).replace("spec.", "", 1))
     answer = handler(parsed)
     return Response(dumps(answer.model_dump()), media_type="application/json")
+
+
+# For `uvicorn hooks.app:app`; `python -m hooks serve` builds its own.
+app = create_app()
