@@ -32,7 +32,7 @@ test: venv tools lint
 	$(VPY) -m pytest tests
 
 demo: venv
-	$(VPY) -m demo
+	$(VPY) scripts/demo.py
 
 bench: venv tools
 	$(VPY) -m bench

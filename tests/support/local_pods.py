@@ -131,9 +131,14 @@ class LocalPods:
         containers = spec.get("initContainers" if init else "containers", [])
         container = next(c for c in containers if c["name"] == container_name)
         pod = self.pod(pod_name)
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
         volume_dirs = {}
         for mount in container.get("volumeMounts", []):
-            local = pod.directory / "volumes" / mount["name"]
+            claim = volumes.get(mount["name"], {}).get("persistentVolumeClaim")
+            if claim is not None:  # a shared claim: every pod that mounts it sees the same files
+                local = self.root / "claims" / claim["claimName"]
+            else:  # emptyDir, ConfigMap, or the pod's own volume claim template
+                local = pod.directory / "volumes" / mount["name"]
             local.mkdir(parents=True, exist_ok=True)
             volume_dirs[mount["mountPath"]] = local
         env = container_env(container, pod_name, self.namespace, secrets or {}, volume_dirs)
@@ -147,8 +152,10 @@ class LocalPods:
 
     def _isolated(self, argv: list[str]) -> list[str]:
         # A private /etc/hosts for this process only: the rendered DNS names resolve to 127.0.0.x.
+        # Unprivileged users get the mount namespace inside a user namespace of their own.
         script = 'mount --bind "$0" /etc/hosts && exec "$@"'
-        return ["unshare", "--mount", "sh", "-c", script, str(self.hosts_file), *argv]
+        user = [] if os.geteuid() == 0 else ["--map-root-user"]
+        return ["unshare", *user, "--mount", "sh", "-c", script, str(self.hosts_file), *argv]
 
     def run(
         self, argv: list[str], env: dict[str, str], timeout: float = 120
