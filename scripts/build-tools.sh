@@ -26,12 +26,18 @@ HELM_VERSION=v3.21.4
 KWOK_VERSION=v0.8.0
 ETCD_VERSION=v3.6.16
 # Metacontroller's go.mod says `module metacontroller`, so it cannot be installed by its repository
-# path; it is required under its own name and replaced by the release commit's pseudo-version.
-METACONTROLLER_VERSION=v4.17.2
+# path: a wrapper requires it under its own name and replaces that with the repository module at
+# a version the proxy serves. Its last valid tag for that path is v1.5.20 (v2+ tags lack a /vN
+# suffix, so a later release is only reachable by its commit's pseudo-version, v1.5.21-0.<time>-
+# <commit>). The proxy here lists no versions of the module and refuses everything but an exact
+# served version; v4.17.2's pseudo-version could not be found, so the pin is v1.5.20, the newest
+# release that can be fetched. To move to a later release set both of these, for example
+#   METACONTROLLER_VERSION=v4.17.2 METACONTROLLER_MODULE_VERSION=v1.5.21-0.<time>-<commit>
+# (since v4 the main package is pkg/cmd/metacontroller: set METACONTROLLER_MAIN_PACKAGE too).
+METACONTROLLER_VERSION=${METACONTROLLER_VERSION:-v1.5.20}
+METACONTROLLER_MODULE_VERSION=${METACONTROLLER_MODULE_VERSION:-v1.5.20}
+METACONTROLLER_MAIN_PACKAGE=${METACONTROLLER_MAIN_PACKAGE:-metacontroller}
 METACONTROLLER_REPO_MODULE=github.com/metacontroller/metacontroller
-# The proxy serves that commit only by its exact pseudo-version (v1.5.21-0.<time>-<commit>: the
-# module's last valid tag is v1.5.20), and lists no versions for the module.
-METACONTROLLER_PSEUDO_VERSION=${METACONTROLLER_PSEUDO_VERSION:-}
 KUBERNETES_VERSION=v1.34.4
 
 # Build order: MinIO first because other work waits on it; Kubernetes last because it is slow.
@@ -183,19 +189,20 @@ build_etcd() {
   init_wrapper_module 1.24.0
   (cd "$WORK_DIR" && run go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION")
   (cd "$WORK_DIR" && GOFLAGS="${GOFLAGS:-} -mod=mod" run go build -o "$WORK_DIR/etcd" \
-    -ldflags "-X go.etcd.io/etcd/api/v3/version.GitSHA=${ETCD_VERSION}" go.etcd.io/etcd/server/v3)
+    go.etcd.io/etcd/server/v3)
   install_binary etcd "$WORK_DIR/etcd"
 }
 
 build_metacontroller() {
-  [[ -n $METACONTROLLER_PSEUDO_VERSION ]] \
-    || die "METACONTROLLER_PSEUDO_VERSION is not pinned: set it to the pseudo-version of Metacontroller $METACONTROLLER_VERSION's release commit"
   init_wrapper_module 1.24.0
   (cd "$WORK_DIR" && run go mod edit \
     -require="metacontroller@v0.0.0-00010101000000-000000000000" \
-    -replace="metacontroller=$METACONTROLLER_REPO_MODULE@$METACONTROLLER_PSEUDO_VERSION")
-  (cd "$WORK_DIR" && GOFLAGS="${GOFLAGS:-} -mod=mod" run go build -o "$WORK_DIR/metacontroller" \
-    -ldflags "-X main.version=$METACONTROLLER_VERSION" metacontroller/pkg/cmd/metacontroller)
+    -replace="metacontroller=$METACONTROLLER_REPO_MODULE@$METACONTROLLER_MODULE_VERSION")
+  # The checksum database has no entry for a module whose go.mod names another path; the version
+  # (a tag, or a pseudo-version naming the commit) is what pins the source.
+  (cd "$WORK_DIR" && GONOSUMDB="$METACONTROLLER_REPO_MODULE${GONOSUMDB:+,$GONOSUMDB}" \
+    GOFLAGS="${GOFLAGS:-} -mod=mod" run go build -o "$WORK_DIR/metacontroller" \
+    -ldflags "-X main.version=$METACONTROLLER_VERSION" "$METACONTROLLER_MAIN_PACKAGE")
   # Keep the release's own CRDs and RBAC beside the binary: the tests install them from there.
   local module_dir
   module_dir=$(cd "$WORK_DIR" && go list -m -f '{{with .Replace}}{{.Dir}}{{end}}' metacontroller)

@@ -3,8 +3,8 @@
 What a platform engineer would see on a cluster, done with local processes on 127.0.0.x:
 
 1. the hooks serve over HTTP, as Metacontroller calls them;
-2. the sample DatabaseCluster is sent to the sync hook, and the pods of the StatefulSet it returns run
-   as local processes (command and env exactly as rendered): a leader and a follower;
+2. the sample DatabaseCluster is sent to the sync hook, and the pods of the StatefulSet it returns
+   run as local processes (command and env exactly as rendered): a leader and a follower;
 3. a person is written through the leader Service and read back from the follower;
 4. a backup runs: the Job the backup hook renders, run as a process, into MinIO when it is built
    (`make tools`) or else into a filesystem repo;
@@ -34,7 +34,7 @@ from tests.support.local_pods import LocalPods, local_pods  # noqa: E402
 from tests.support.processes import hooks_server  # noqa: E402
 
 NAMESPACE = "database"
-SECRET = "demo-repo"
+SECRET = "demo-repo"  # noqa: S105 - the name of a Secret, not its value
 
 
 def step(text: str) -> None:
@@ -76,9 +76,8 @@ def start_pods(pods: LocalPods, sts: dict[str, Any]) -> list[str]:
     for name in names:  # OrderedReady: the leader first
         argv, env = pods.command(sts["spec"]["template"], "database", name)
         pods.start(name, argv, env, ready_path="/readyz")
-        print(
-            f"    pod {name} runs at {pods.url(name)} ({'leader' if name.endswith('-0') else 'follower'})"
-        )
+        role = "leader" if name.endswith("-0") else "follower"
+        print(f"    pod {name} runs at {pods.url(name)} ({role})")
     return names
 
 
@@ -149,9 +148,7 @@ def main() -> int:
         print(
             f"    wrote {person['firstName']} {person['lastName']} ({person['id']}) on {names[0]}"
         )
-        print(
-            f"    read it back from {names[1]}: {bool(read)}; the follower holds {len(people)} people"
-        )
+        print(f"    read it back from {names[1]}: {bool(read)}; it holds {len(people)} people")
 
         repo, secrets, where = stack.enter_context(storage(work))
         step(f"Backup: the Job the backup hook renders, into {where}")
@@ -175,9 +172,8 @@ def main() -> int:
             return 1
         report = json.loads(pods.pod("backup-job").termination_log.read_text())
         print(f"    job {job['metadata']['name']}: {report['result']}, {report['records']} records")
-        print(
-            f"    object {report['objectKey']} ({report['bytes']} bytes, sha256 {report['sha256'][:12]}...)"
-        )
+        size, digest = report["bytes"], report["sha256"][:12]
+        print(f"    object {report['objectKey']} ({size} bytes, sha256 {digest}...)")
         print(f"    read from {report['sourcePod']} at sequence {report['sequence']}")
 
         step("Restore: a new cluster with spec.restore")
@@ -193,9 +189,8 @@ def main() -> int:
             argv, env = pods.command(sts["spec"]["template"], "restore", name, secrets, init=True)
             outcome = pods.run(argv, env)
             result = json.loads(pods.pod(name).termination_log.read_text())
-            print(
-                f"    init container of {name}: {result['result']} {result.get('reason', '')}".rstrip()
-            )
+            said = f"{result['result']} {result.get('reason', '')}".rstrip()
+            print(f"    init container of {name}: {said}")
             if outcome.returncode != 0:
                 print(outcome.stdout, outcome.stderr, file=sys.stderr)
                 return 1

@@ -91,6 +91,7 @@ def test_render_refuses_a_missing_file() -> None:
         capture_output=True,
         text=True,
         cwd=ROOT,
+        check=False,
     )
     assert result.returncode == 2
     assert "no such file: no-such.yaml" in result.stderr
