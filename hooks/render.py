@@ -2,7 +2,8 @@
 
 The operator's `helm template`: it reads DatabaseClusters and DatabaseBackups from the files, sends
 each through the same sync function Metacontroller calls (as if nothing existed yet), and prints the
-children. Clusters found in the files are the related objects of the backups in their namespace.
+children. The resources found in the files are the related objects of those in their namespace
+(the cluster a backup targets, the backup a cluster restores from).
 """
 
 from __future__ import annotations
@@ -38,13 +39,14 @@ def load_documents(paths: Iterable[pathlib.Path]) -> list[dict[str, Any]]:
 
 
 def _related(docs: list[dict[str, Any]], namespace: str) -> dict[str, dict[str, Any]]:
-    clusters = {
-        f"{namespace}/{d['metadata']['name']}": d
-        for d in docs
-        if d.get("kind") == "DatabaseCluster"
-        and d.get("metadata", {}).get("namespace", "default") == namespace
-    }
-    return {f"DatabaseCluster.{names.API_VERSION}": clusters}
+    """Our resources of the namespace, as the customize hooks would deliver them."""
+    related: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        metadata = doc.get("metadata", {})
+        if doc.get("kind") in KINDS and metadata.get("namespace", "default") == namespace:
+            group = related.setdefault(f"{doc['kind']}.{names.API_VERSION}", {})
+            group[f"{namespace}/{metadata['name']}"] = doc
+    return related
 
 
 def render(docs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], SyncResponse]]:

@@ -24,7 +24,7 @@ def fixture(name: str) -> dict[str, Any]:
 
 def sample_documents() -> list[dict[str, Any]]:
     docs = []
-    for path in sorted(SAMPLES.glob("*.yaml")):
+    for path in sorted(SAMPLES.rglob("*.yaml")):
         docs += [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
     return docs
 
