@@ -4,9 +4,10 @@
 SHELL := /bin/bash
 CACHE_DIR ?= $(HOME)/.cache/database-operator
 PYTHON ?= python3
-VENV := $(CACHE_DIR)/venv-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+VENV := $(CACHE_DIR)/venv
 VPY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# Reinstall whenever pyproject.toml changes: the stamp is named after its content.
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 export CACHE_DIR
 
 .PHONY: venv demo test test-unit test-integration test-e2e lint bench tools render serve clean-cache
@@ -18,6 +19,7 @@ $(STAMP): pyproject.toml
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	@$(VPY) -m pip install --quiet --upgrade pip
 	@$(VPY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
 tools:
