@@ -9,25 +9,31 @@ positioned below the floor needs a full snapshot.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from database_service.models import Change
 
 __all__ = ["append", "compact", "read_after"]
 
+# 6 parameters a row; SQLite allows 32766 parameters per statement.
+_ROWS_PER_STATEMENT = 500
 
-def append(conn: sqlite3.Connection, change: Change) -> None:
-    conn.execute(
-        "INSERT INTO changes (sequence, operation, id, first_name, last_name, committed_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            change.sequence,
-            change.operation,
-            change.id,
-            change.firstName,
-            change.lastName,
-            change.committedAt,
-        ),
-    )
+
+def append(conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+    """Insert entries, many rows per statement (one SQLite call, not one per row)."""
+    for start in range(0, len(changes), _ROWS_PER_STATEMENT):
+        part = changes[start : start + _ROWS_PER_STATEMENT]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(part))
+        conn.execute(
+            # Only placeholders are formatted in; every value is bound.
+            "INSERT INTO changes (sequence, operation, id, first_name, last_name, committed_at) "  # noqa: S608
+            f"VALUES {values}",
+            [
+                value
+                for c in part
+                for value in (c.sequence, c.operation, c.id, c.firstName, c.lastName, c.committedAt)
+            ],
+        )
 
 
 def read_after(conn: sqlite3.Connection, after: int, limit: int) -> list[Change]:

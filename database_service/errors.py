@@ -3,7 +3,7 @@
     DatabaseError
     ├── NotFound            no person with that id                      -> HTTP 404
     ├── AlreadyExists       a create with an id that is taken            -> HTTP 409
-    ├── ReadOnlyReplica     a write sent to a follower                   -> HTTP 409, names the leader
+    ├── ReadOnlyReplica     a write sent to a follower                   -> HTTP 409 + leader URL
     ├── SnapshotError       a snapshot stream that is malformed or cut   -> `load` exit code 1
     ├── TargetNotEmpty      `load` into a directory holding a database  -> `load` exit code 2
     └── ReplicationError    the leader's log cannot continue ours       -> follower resyncs
@@ -39,7 +39,8 @@ class NotFound(DatabaseError):
 class AlreadyExists(DatabaseError):
     def __init__(self, person_id: str) -> None:
         super().__init__(
-            f"a person with id {person_id!r} already exists; use PUT /persons/{person_id} to change it"
+            f"a person with id {person_id!r} already exists; "
+            f"use PUT /persons/{person_id} to change it"
         )
         self.person_id = person_id
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -63,7 +63,7 @@ class Metrics:
         self.is_leader = Gauge("database_is_leader", "1 on the leader, 0 on followers.", registry=r)
         self.replication_lag_seconds = Gauge(
             "database_replication_lag_seconds",
-            "Follower: how far behind the leader this replica may be, in seconds (0 when caught up).",
+            "Follower: how far behind the leader this replica may be, in seconds (0: caught up).",
             registry=r,
         )
         self.replication_lag_changes = Gauge(

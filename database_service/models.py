@@ -1,8 +1,8 @@
 """The shapes that cross the HTTP boundary, as pydantic models.
 
-Persons keep the original's JSON (`id`, `firstName`, `lastName`), hence the camelCase fields. Bodies are strict: unknown fields,
-wrong types (no silent `1` -> `"1"`), empty names and ids that cannot sit in a URL path are refused
-before anything reaches the database.
+Persons keep the original's JSON (`id`, `firstName`, `lastName`), hence the camelCase fields.
+Bodies are strict: unknown fields, wrong types (no silent `1` -> `"1"`), empty names and ids that
+cannot sit in a URL path are refused before anything reaches the database.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Leader operations change a person and append the change to the log under the nex
 in the same transaction. Follower operations apply what the leader sent together with the new
 position, so a follower restarted at any moment resumes exactly after the last change it holds.
 
-An operation that refuses (unknown id, taken id, a gap in the leader's log) raises before its first
-write; the writer's savepoint undoes anything else.
+An operation that refuses (unknown id, taken id, a gap in the leader's log) raises before it writes;
+each leader write is one statement that both applies and tells whether it could (see `writer.py`).
 """
 
 from __future__ import annotations
@@ -54,9 +54,8 @@ class CreatePerson:
 
     def apply(self, tx: Transaction) -> Written:
         p = self.person
-        if store.person_exists(tx.conn, p.id):
+        if not store.insert_person(tx.conn, (p.id, p.firstName, p.lastName)):
             raise AlreadyExists(p.id)
-        store.put_person(tx.conn, (p.id, p.firstName, p.lastName))
         return Written(p, tx.record("put", p.id, p.firstName, p.lastName))
 
 
@@ -69,9 +68,8 @@ class UpdatePerson:
 
     def apply(self, tx: Transaction) -> Written:
         p = self.person
-        if not store.person_exists(tx.conn, p.id):
+        if not store.update_person(tx.conn, (p.id, p.firstName, p.lastName)):
             raise NotFound(p.id)
-        store.put_person(tx.conn, (p.id, p.firstName, p.lastName))
         return Written(p, tx.record("put", p.id, p.firstName, p.lastName))
 
 
@@ -81,10 +79,9 @@ class DeletePerson:
     name: str = "delete"
 
     def apply(self, tx: Transaction) -> Written:
-        row = store.get_person(tx.conn, self.person_id)
+        row = store.take_person(tx.conn, self.person_id)
         if row is None:
             raise NotFound(self.person_id)
-        store.delete_person(tx.conn, self.person_id)
         return Written(_person(row), tx.record("delete", self.person_id, None, None))
 
 

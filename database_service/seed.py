@@ -1,4 +1,4 @@
-"""The four people the original seeded on the leader's first start, kept so its sample still works."""
+"""The four people the original seeded on the leader's first start; its sample expects them."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,18 +25,20 @@ __all__ = [
     "SCHEMA_VERSION",
     "Meta",
     "PersonRow",
+    "ThreadReaders",
     "connect",
-    "count_persons",
     "create_schema",
     "delete_person",
     "enable_wal",
     "get_person",
+    "insert_person",
     "is_initialized",
     "iter_person_chunks",
     "new_history",
-    "person_exists",
     "put_person",
     "read_meta",
+    "take_person",
+    "update_person",
     "write_meta",
 ]
 
@@ -81,7 +84,7 @@ def new_history() -> str:
 
 
 def connect(path: Path, *, reader: bool = False) -> sqlite3.Connection:
-    """Open the database. A reader connection refuses writes, so a bug cannot write past the writer."""
+    """Open the database. A reader connection refuses writes: only the writer thread writes."""
     conn = sqlite3.connect(
         path,
         isolation_level=None,
@@ -136,7 +139,9 @@ def read_meta(conn: sqlite3.Connection) -> Meta:
     values = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     version = values.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise RuntimeError(f"database schema version {version!r}, this service reads {SCHEMA_VERSION}")
+        raise RuntimeError(
+            f"database schema version {version!r}, this service reads {SCHEMA_VERSION}"
+        )
     return Meta(
         sequence=int(values["sequence"]),
         floor=int(values["floor"]),
@@ -146,10 +151,13 @@ def read_meta(conn: sqlite3.Connection) -> Meta:
 
 
 def write_meta(conn: sqlite3.Connection, **values: int | str) -> None:
-    conn.executemany(
-        "INSERT INTO meta (key, value) VALUES (?, ?) "
+    rows = ", ".join(["(?, ?)"] * len(values))
+    conn.execute(
+        # One statement for all keys (see writer.py on statements per batch); only placeholders
+        # are formatted in.
+        f"INSERT INTO meta (key, value) VALUES {rows} "  # noqa: S608
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        values.items(),
+        [item for pair in values.items() for item in pair],
     )
 
 
@@ -160,8 +168,32 @@ def get_person(conn: sqlite3.Connection, person_id: str) -> PersonRow | None:
     return row
 
 
-def person_exists(conn: sqlite3.Connection, person_id: str) -> bool:
-    return conn.execute("SELECT 1 FROM persons WHERE id = ?", (person_id,)).fetchone() is not None
+def insert_person(conn: sqlite3.Connection, row: PersonRow) -> bool:
+    """Insert a new person; False (and nothing written) when the id is taken."""
+    cursor = conn.execute(
+        "INSERT INTO persons (id, first_name, last_name) VALUES (?, ?, ?) "
+        "ON CONFLICT (id) DO NOTHING",
+        row,
+    )
+    return cursor.rowcount == 1
+
+
+def update_person(conn: sqlite3.Connection, row: PersonRow) -> bool:
+    """Change an existing person; False (and nothing written) when there is none."""
+    person_id, first_name, last_name = row
+    cursor = conn.execute(
+        "UPDATE persons SET first_name = ?, last_name = ? WHERE id = ?",
+        (first_name, last_name, person_id),
+    )
+    return cursor.rowcount == 1
+
+
+def take_person(conn: sqlite3.Connection, person_id: str) -> PersonRow | None:
+    """Delete a person and return it as it was; None (nothing written) when there is none."""
+    rows: list[PersonRow] = conn.execute(
+        "DELETE FROM persons WHERE id = ? RETURNING id, first_name, last_name", (person_id,)
+    ).fetchall()
+    return rows[0] if rows else None
 
 
 def put_person(conn: sqlite3.Connection, row: PersonRow) -> None:
@@ -177,11 +209,6 @@ def delete_person(conn: sqlite3.Connection, person_id: str) -> bool:
     return conn.execute("DELETE FROM persons WHERE id = ?", (person_id,)).rowcount > 0
 
 
-def count_persons(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT count(*) FROM persons").fetchone()
-    return int(row[0])
-
-
 def iter_person_chunks(conn: sqlite3.Connection, chunk_rows: int) -> Iterator[list[PersonRow]]:
     """All persons ordered by id, `chunk_rows` at a time, from one statement.
 
@@ -194,3 +221,28 @@ def iter_person_chunks(conn: sqlite3.Connection, chunk_rows: int) -> Iterator[li
             yield rows
     finally:
         cursor.close()
+
+
+class ThreadReaders:
+    """One reader connection per worker thread, opened on first use, for short point reads."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[sqlite3.Connection] = []
+
+    def get(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self._path, reader=True)
+            self._local.conn = conn
+            with self._lock:
+                self._opened.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()

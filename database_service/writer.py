@@ -7,12 +7,17 @@ fsync of the WAL, shared by the whole batch: durability does not get weaker unde
 cheaper per write. Only after COMMIT returns is any future in the batch resolved, so an
 acknowledged write is on disk.
 
-Each operation runs inside its own SAVEPOINT: an operation that fails (unknown id, duplicate id, a
-bad snapshot) is undone alone and reports its error, the rest of the batch commits. If the COMMIT
-itself fails, every operation of the batch fails and nothing was acknowledged.
+An operation that refuses (unknown id, taken id) raises before it writes anything and fails alone;
+the rest of the batch commits. One that fails after writing (a snapshot found cut half-way through
+loading it) makes the writer roll the batch back and run it again without that operation. If the
+COMMIT itself fails, every operation of the batch fails and none was acknowledged.
 
 Batching needs no timer: while one batch is being fsynced, the event loop keeps accepting requests,
 and those form the next batch.
+
+Few statements per batch, on purpose: each SQLite call releases the GIL and must win it back from
+the busy event loop thread, so the log entries of a batch go in with one statement, and each write
+is a single statement that also tells whether it applied (no check-then-write, no savepoints).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from database_service import changelog, store
 from database_service.errors import DatabaseError
@@ -50,14 +55,18 @@ class Transaction:
         self.meta = meta
         self.now = now
         self.operations: Counter[str] = Counter()
+        self.changes: list[Change] = []
 
     def record(
-        self, operation: str, person_id: str, first_name: str | None, last_name: str | None
+        self,
+        operation: Literal["put", "delete"],
+        person_id: str,
+        first_name: str | None,
+        last_name: str | None,
     ) -> int:
-        """Append a change to the log under the next sequence number; return that number."""
+        """Log a change under the next sequence number (written with the batch); return it."""
         sequence = self.meta.sequence + 1
-        changelog.append(
-            self.conn,
+        self.changes.append(
             Change.model_construct(
                 sequence=sequence,
                 operation=operation,
@@ -65,14 +74,14 @@ class Transaction:
                 firstName=first_name,
                 lastName=last_name,
                 committedAt=self.now,
-            ),
+            )
         )
         self.meta = replace(self.meta, sequence=sequence)
         return sequence
 
 
 class Operation(Protocol[T_co]):
-    """A unit of work for the writer thread. It must raise before its first write if it refuses."""
+    """A unit of work for the writer thread; raising `DatabaseError` refuses it."""
 
     @property
     def name(self) -> str: ...
@@ -101,6 +110,15 @@ class CommitInfo:
 
 
 _STOP = object()
+
+
+class _FailedAfterWriting(Exception):
+    """An operation raised after it had written: the batch must run again without it."""
+
+    def __init__(self, future: Future[Any], error: DatabaseError) -> None:
+        super().__init__(str(error))
+        self.future = future
+        self.error = error
 
 
 class Writer:
@@ -137,6 +155,8 @@ class Writer:
     def submit(self, operation: Operation[T]) -> Future[T]:
         if self._stopped:
             raise RuntimeError("the database is shutting down")
+        if self._thread is not None and not self._thread.is_alive():
+            raise RuntimeError("the writer thread has stopped; the database takes no writes")
         future: Future[T] = Future()
         self._queue.put((operation, future))
         return future
@@ -174,69 +194,81 @@ class Writer:
                     stopping = True
                     break
                 batch.append(item)
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except Exception:
+                # The batch's futures are already settled; the thread must live on for the next.
+                log.exception("after a commit")
 
     def _commit(self, batch: list[tuple[Operation[Any], Future[Any]]]) -> None:
         started = time.perf_counter()
         # A future cancelled before we got to it was never acknowledged; skip it.
         batch = [(op, future) for op, future in batch if future.set_running_or_notify_cancel()]
-        if not batch:
+        while batch:
+            try:
+                tx, outcomes = self._apply(batch)
+            except _FailedAfterWriting as failed:
+                failed.future.set_exception(failed.error)
+                batch = [(op, future) for op, future in batch if future is not failed.future]
+                continue
+            except BaseException as error:
+                # Nothing of this batch is durable: fail every operation, none was acknowledged.
+                log.exception("commit of %d operations failed", len(batch))
+                for _, future in batch:
+                    future.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise
+                return
+            self._meta = tx.meta
+            for future, result, failure in outcomes:
+                if failure is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(failure)
+            if self._on_commit is not None:
+                self._on_commit(
+                    CommitInfo(
+                        meta=tx.meta,
+                        batch_size=len(batch),
+                        seconds=time.perf_counter() - started,
+                        operations=dict(tx.operations),
+                    )
+                )
             return
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+
+    def _apply(
+        self, batch: list[tuple[Operation[Any], Future[Any]]]
+    ) -> tuple[Transaction, list[tuple[Future[Any], Any, DatabaseError | None]]]:
+        """One transaction for the batch, committed; raises with it rolled back."""
         conn = self._conn
         tx = Transaction(conn, self._meta, time.time())
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            for _, future in batch:
-                future.set_exception(error)
-            return
+        outcomes: list[tuple[Future[Any], Any, DatabaseError | None]] = []
+        conn.execute("BEGIN IMMEDIATE")
         try:
             for op, future in batch:
-                before = tx.meta
-                conn.execute("SAVEPOINT operation")
+                meta, logged, written = tx.meta, len(tx.changes), conn.total_changes
                 try:
                     result = op.apply(tx)
                 except DatabaseError as error:
-                    conn.execute("ROLLBACK TO operation")
-                    conn.execute("RELEASE operation")
-                    tx.meta = before
+                    if conn.total_changes != written:
+                        raise _FailedAfterWriting(future, error) from error
+                    tx.meta = meta
+                    del tx.changes[logged:]
                     outcomes.append((future, None, error))
                     continue
-                conn.execute("RELEASE operation")
                 tx.operations[op.name] += 1
                 outcomes.append((future, result, None))
             self._finish(tx)
             conn.execute("COMMIT")
-        except BaseException as error:
-            # Nothing of this batch is durable: fail every operation, none was acknowledged.
-            log.exception("commit of %d operations failed", len(batch))
+        except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            if not isinstance(error, Exception):
-                raise
-            return
-        self._meta = tx.meta
-        for future, result, failure in outcomes:
-            if failure is None:
-                future.set_result(result)
-            else:
-                future.set_exception(failure)
-        if self._on_commit is not None:
-            self._on_commit(
-                CommitInfo(
-                    meta=tx.meta,
-                    batch_size=len(batch),
-                    seconds=time.perf_counter() - started,
-                    operations=dict(tx.operations),
-                )
-            )
+            raise
+        return tx, outcomes
 
     def _finish(self, tx: Transaction) -> None:
-        """Store the new position (and compact the log) in the batch's own transaction."""
+        """Store the log entries and the new position (and compact) in the batch's transaction."""
+        changelog.append(tx.conn, tx.changes)
         meta = tx.meta
         if self._retain is not None and meta.sequence > self._meta.sequence:
             meta = replace(
