@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Iterator
 
-__all__ = ["CompressionError", "gunzip_chunks", "gzip_chunks"]
+__all__ = ["CompressionError", "Gunzip", "gunzip_chunks", "gzip_chunks"]
 
 # Level 1 compresses people records to about half for a fraction of the CPU of the default 6: the
 # runner shares two cores with the database it reads and must keep up with the upload (see
@@ -33,27 +33,39 @@ def gzip_chunks(chunks: Iterable[bytes], level: int = LEVEL) -> Iterator[bytes]:
     yield compressor.flush()
 
 
-def gunzip_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    decompressor = zlib.decompressobj(_GZIP_WBITS)
-    try:
-        for chunk in chunks:
-            pending = chunk
+class Gunzip:
+    """Incremental gunzip: `feed` compressed chunks, then `finish` to check the stream ended."""
+
+    def __init__(self) -> None:
+        self._decompressor = zlib.decompressobj(_GZIP_WBITS)
+
+    def feed(self, chunk: bytes) -> Iterator[bytes]:
+        pending = chunk
+        try:
             while pending:
-                out = decompressor.decompress(pending, _OUTPUT_PIECE)
+                out = self._decompressor.decompress(pending, _OUTPUT_PIECE)
                 if out:
                     yield out
-                if decompressor.eof:
-                    if decompressor.unused_data:
+                if self._decompressor.eof:
+                    if self._decompressor.unused_data:
                         raise CompressionError("data after the end of the gzip stream")
-                    pending = b""
-                else:
-                    pending = decompressor.unconsumed_tail
-        while True:
-            out = decompressor.decompress(b"", _OUTPUT_PIECE)
-            if not out:
-                break
-            yield out
-    except zlib.error as error:
-        raise CompressionError(f"not valid gzip: {error}") from None
-    if not decompressor.eof:
-        raise CompressionError("the gzip stream ends early")
+                    return
+                pending = self._decompressor.unconsumed_tail
+        except zlib.error as error:
+            raise CompressionError(f"not valid gzip: {error}") from None
+
+    def finish(self) -> Iterator[bytes]:
+        try:
+            while out := self._decompressor.decompress(b"", _OUTPUT_PIECE):
+                yield out
+        except zlib.error as error:
+            raise CompressionError(f"not valid gzip: {error}") from None
+        if not self._decompressor.eof:
+            raise CompressionError("the gzip stream ends early")
+
+
+def gunzip_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    gunzip = Gunzip()
+    for chunk in chunks:
+        yield from gunzip.feed(chunk)
+    yield from gunzip.finish()

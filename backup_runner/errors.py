@@ -3,7 +3,7 @@
 Every failure that reaches the result line is a `RunnerError` with a `Reason` (the CamelCase word in
 `docs/contracts.md`) and a message that says what to fix. Code that talks to storage or the database
 translates library exceptions into a `RunnerError` at that edge (`s3.py`, `snapshot.py`), so the
-rest of the runner never inspects a `minio` or `httpx` exception. `transient` marks errors that a
+rest of the runner never inspects a `minio` or `urllib3` exception. `transient` marks errors that a
 retry may cure (a dropped connection, a 5xx), as opposed to ones that need a human (credentials,
 permissions, configuration).
 """
@@ -16,7 +16,7 @@ __all__ = ["Reason", "RunnerError"]
 
 
 class Reason(StrEnum):
-    """Why a run failed (or, for `DataPresent`, why a restore did nothing)."""
+    """Why a run failed (or, for `DataPresent` and `NotLeader`, why a restore did nothing)."""
 
     INVALID_CONFIGURATION = "InvalidConfiguration"
     BAD_CREDENTIALS = "BadCredentials"
@@ -31,6 +31,8 @@ class Reason(StrEnum):
     LOAD_FAILED = "LoadFailed"
     STORAGE_ERROR = "StorageError"
     DATA_PRESENT = "DataPresent"
+    NOT_LEADER = "NotLeader"
+    INTERNAL_ERROR = "InternalError"
 
 
 class RunnerError(Exception):

@@ -80,7 +80,9 @@ class FilesystemStorage:
 
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> None:
         path = self._path(key)
-        self._call(f"creating {path.parent}", lambda: path.parent.mkdir(parents=True, exist_ok=True))
+        self._call(
+            f"creating {path.parent}", lambda: path.parent.mkdir(parents=True, exist_ok=True)
+        )
         temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}{_PARTIAL}")
         try:
             with self._call(f"writing {temporary}", lambda: temporary.open("wb")) as file:
@@ -158,15 +160,19 @@ class FilesystemStorage:
             directory = directory.parent
 
     def leftovers(self, prefix: str) -> Iterator[Leftover]:
-        for key, path in self._walk(prefix):
+        folder = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
+        for key, path in self._walk(folder):
             if not (path.name.startswith(".") and path.name.endswith(_PARTIAL)):
+                continue
+            # `.<name>.<random>.partial` stands for the key `<folder>/<name>`.
+            final_name = path.name[1:].removesuffix(_PARTIAL).rsplit(".", 1)[0]
+            final_key = key.rsplit("/", 1)[0] + "/" + final_name if "/" in key else final_name
+            if not final_key.startswith(prefix):
                 continue
             try:
                 started = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             except FileNotFoundError:
                 continue
-            final_name = path.name[1:].removesuffix(_PARTIAL).rsplit(".", 1)[0]
-            final_key = key.rsplit("/", 1)[0] + "/" + final_name if "/" in key else final_name
             yield Leftover(key=final_key, started=started, handle=str(path))
 
     def discard(self, leftover: Leftover) -> None:

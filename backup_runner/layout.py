@@ -5,8 +5,10 @@
   given `-` plus 8 hex digits of the SHA-256 of the full name, so two long names never collide.
   The result is always a valid S3 bucket name (3-63 characters, starting and ending with a letter or
   digit, none of the reserved prefixes and suffixes).
-- A backup is the folder `backups/<UTC time YYYYMMDDTHHMMSS.mmmZ>/` holding `data.ndjson.gz` and,
-  written last, `manifest.json`. The time format is fixed-width, so keys sort by time as text.
+- A backup is the folder `backups/<UTC time YYYYMMDDTHHMMSS.mmmZ>/` holding `started.json` (written
+  first, so that even a run that dies before its data object exists leaves a visible trace for
+  retention to clean up), `data.ndjson.gz` and, written last, `manifest.json`. The time format is
+  fixed-width, so keys sort by time as text.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ __all__ = [
     "BACKUPS_PREFIX",
     "DATA_NAME",
     "MANIFEST_NAME",
+    "STARTED_NAME",
     "BackupId",
     "bucket_name",
     "parse_key",
 ]
 
 BACKUPS_PREFIX = "backups/"
+STARTED_NAME = "started.json"
 DATA_NAME = "data.ndjson.gz"
 MANIFEST_NAME = "manifest.json"
 
@@ -76,6 +80,10 @@ class BackupId:
     @property
     def prefix(self) -> str:
         return f"{BACKUPS_PREFIX}{self.text}/"
+
+    @property
+    def started_key(self) -> str:
+        return self.prefix + STARTED_NAME
 
     @property
     def data_key(self) -> str:

@@ -1,8 +1,8 @@
 """The manifest: the object written LAST that makes a backup count (`docs/contracts.md`).
 
-`bytes` and `sha256` describe the stored (compressed) data object; `records` and `sequence` come from
-the snapshot's trailer and header. A restore trusts nothing else: it downloads the data and checks
-all four before it touches the target.
+`bytes` and `sha256` describe the stored (compressed) data object; `records` and `sequence` come
+from the snapshot's trailer and header. A restore trusts nothing else: it downloads the data and
+checks all four before it touches the target.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Manifest(BaseModel):
     time: str
     sequence: int = Field(ge=0)
     records: int = Field(ge=0)
-    bytes: int = Field(ge=0)
+    size: int = Field(ge=0, alias="bytes")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     compression: Literal["gzip"] = "gzip"
     data_key: str = Field(alias="dataKey")

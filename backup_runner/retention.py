@@ -4,13 +4,15 @@
 - A *good* backup has both its data object and its manifest. Good backups are deleted when they are
   beyond the newest `keep_last`, or older than `max_age` (either policy may be unset).
 - The newest good backup is never deleted, whatever the policies say.
-- An *incomplete* backup (data without manifest, or a manifest whose data is gone) is deleted once
-  its start time is older than `incomplete_after`; younger ones may be a run still in progress.
-- Unfinished uploads (`Leftover`s) follow the same bound.
+- An *incomplete* backup (a folder without data or without manifest: a run that failed or died) is
+  deleted once its start time is older than `incomplete_after`; younger ones may be a run still in
+  progress. Its unfinished upload, if any, is aborted with it: that is found by the exact data key,
+  the one query every S3 implementation answers (MinIO lists nothing else after a restart).
+- Unfinished uploads outside any listed folder follow the same bound by their own start time.
 - Keys outside the layout are never touched.
 
-A good backup loses its manifest first, so an interrupted deletion leaves an incomplete backup (which
-a later run removes), never a manifest pointing at missing data.
+A good backup loses its manifest first, so an interrupted deletion leaves an incomplete backup
+(which a later run removes), never a manifest pointing at missing data.
 """
 
 from __future__ import annotations
@@ -80,7 +82,10 @@ def folders(objects: Iterable[StoredObject]) -> list[Folder]:
         parsed = layout.parse_key(item.key)
         if parsed is not None:
             grouped[parsed[0]].append(item.key)
-    return [Folder(backup, tuple(sorted(keys))) for backup, keys in sorted(grouped.items(), reverse=True)]
+    return [
+        Folder(backup, tuple(sorted(keys)))
+        for backup, keys in sorted(grouped.items(), reverse=True)
+    ]
 
 
 def plan(
@@ -101,8 +106,18 @@ def plan(
         for folder in ordered
         if not folder.good and now - folder.backup.time > policy.incomplete_after
     ]
-    stale = [item for item in leftovers if now - item.started > policy.incomplete_after]
+    listed = {folder.backup for folder in ordered}
+    stale = [
+        item
+        for item in leftovers
+        if now - item.started > policy.incomplete_after and _folder_of(item.key) not in listed
+    ]
     return Plan(tuple(expired), tuple(incomplete), tuple(stale))
+
+
+def _folder_of(key: str) -> layout.BackupId | None:
+    parsed = layout.parse_key(key)
+    return parsed[0] if parsed is not None else None
 
 
 def apply(storage: Storage, policy: Policy, now: datetime) -> Outcome:
@@ -131,6 +146,13 @@ def apply(storage: Storage, policy: Policy, now: datetime) -> Outcome:
         outcome.deleted += 1
     for folder in todo.incomplete:
         try:
+            uploads = list(storage.leftovers(folder.backup.data_key))
+        except RunnerError as error:
+            log.warning("cannot list unfinished uploads: %s", error.message)
+            uploads = []
+        try:
+            for upload in uploads:
+                storage.discard(upload)
             storage.delete(folder.keys)
         except RunnerError as error:
             outcome.errors.append(f"deleting {folder.backup.prefix}: {error.message}")

@@ -15,11 +15,12 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 import certifi
 import urllib3
@@ -35,8 +36,11 @@ from backup_runner.storage import Leftover, StoredObject
 
 __all__ = ["PARALLEL_UPLOADS", "PART_SIZE", "S3Storage"]
 
-PART_SIZE = 16 * 1024 * 1024
-PARALLEL_UPLOADS = 2
+# Memory holds about PARALLEL_UPLOADS + 2 parts (minio copies the part being filled once); 8 MiB
+# parts allow objects up to 80 GiB (10,000 parts). Chosen by bench/backup.py: larger parts or more
+# parallel uploads bought no throughput against the local MinIO, only memory.
+PART_SIZE = 8 * 1024 * 1024
+PARALLEL_UPLOADS = 3
 _READ_PIECE = 1024 * 1024
 _DELETE_BATCH = 1000
 
@@ -74,9 +78,10 @@ class _ChunkReader:
             if self._rest:
                 chunk, self._rest = self._rest, b""
             else:
-                chunk = next(self._chunks, b"")
-                if not chunk:
+                following = next(self._chunks, None)
+                if following is None:
                     break
+                chunk = following
             if size >= 0 and have + len(chunk) > size:
                 cut = size - have
                 chunk, self._rest = chunk[:cut], chunk[cut:]
@@ -165,9 +170,9 @@ class S3Storage:
                 f"BACKUP_REPO_ENDPOINT/BACKUP_REPO_REGION: {error}",
             ) from None
         if settings.repo_path_style or _is_literal_host(settings.repo_endpoint):
-            client.disable_virtual_style_endpoint()
+            client.disable_virtual_style_endpoint()  # type: ignore[no-untyped-call]
         else:
-            client.enable_virtual_style_endpoint()
+            client.enable_virtual_style_endpoint()  # type: ignore[no-untyped-call]
         scheme = "http" if settings.repo_insecure else "https"
         bucket = layout.bucket_name(
             settings.repo_bucket_prefix, settings.namespace, settings.cluster
@@ -219,7 +224,7 @@ class S3Storage:
             lambda: self._client.put_object(
                 self._bucket,
                 key,
-                _ChunkReader(chunks),
+                cast(BinaryIO, _ChunkReader(chunks)),
                 length=-1,
                 part_size=PART_SIZE,
                 num_parallel_uploads=PARALLEL_UPLOADS,
@@ -233,7 +238,7 @@ class S3Storage:
             lambda: self._client.put_object(
                 self._bucket,
                 key,
-                _ChunkReader([data]),
+                io.BytesIO(data),
                 length=len(data),
                 content_type="application/json",
             ),
@@ -256,7 +261,9 @@ class S3Storage:
 
     def size_of(self, key: str) -> int | None:
         try:
-            stat = self._call(f"checking {key}", lambda: self._client.stat_object(self._bucket, key))
+            stat = self._call(
+                f"checking {key}", lambda: self._client.stat_object(self._bucket, key)
+            )
         except RunnerError as error:
             if error.reason is Reason.BACKUP_NOT_FOUND:
                 return None
@@ -295,18 +302,26 @@ class S3Storage:
                 )
 
     def leftovers(self, prefix: str) -> Iterator[Leftover]:
+        # MinIO answers ListMultipartUploads only for a whole key, or with no prefix at all (and
+        # then only from memory, forgotten on restart): ask for a whole key as such, for a folder
+        # without a prefix, and filter here.
+        whole_key = not prefix.endswith("/")
         key_marker: str | None = None
-        # ListMultipartUploads pages by key; minio 7.2 drops the upload-id marker, so a bound on
-        # pages keeps a pathological listing from looping.
+        # Pages go by key; minio 7.2 drops the upload-id marker, so a bound on pages keeps a
+        # pathological listing from looping.
         for _ in range(100):
             page = self._call(
                 "listing unfinished uploads",
                 lambda marker=key_marker: self._client._list_multipart_uploads(  # type: ignore[misc]
-                    self._bucket, prefix=prefix, key_marker=marker
+                    self._bucket, prefix=prefix if whole_key else None, key_marker=marker
                 ),
             )
             for upload in page.uploads:
-                if upload.upload_id and upload.initiated_time:
+                if (
+                    upload.object_name.startswith(prefix)
+                    and upload.upload_id
+                    and upload.initiated_time
+                ):
                     yield Leftover(upload.object_name, upload.initiated_time, upload.upload_id)
             if not page.is_truncated or not page.next_key_marker:
                 return
@@ -371,8 +386,8 @@ class S3Storage:
         if isinstance(error, ServerError):
             return RunnerError(
                 Reason.STORAGE_ERROR,
-                f"storage at {url} kept failing while {action} (HTTP {error.status_code}, retried): "
-                "check the storage service's health",
+                f"storage at {url} kept failing while {action} (HTTP {error.status_code}, "
+                "retried): check the storage service's health",
             )
         if isinstance(error, InvalidResponseError):
             return RunnerError(

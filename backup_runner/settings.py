@@ -1,9 +1,9 @@
 """The runner's whole configuration: THE definition of the environment contract.
 
 The Job and CronJob that `hooks` renders set exactly these variables (`docs/contracts.md`, table
-"backup_runner"); `Settings.from_env` turns a mapping of them into a validated, frozen model. It takes
-the mapping as a parameter (never `os.environ` itself) so tests, and the hooks' tests checking their
-rendered env, just pass a dict.
+"backup_runner"); `Settings.from_env` turns a mapping of them into a validated, frozen model. It
+takes the mapping as a parameter (never `os.environ` itself) so tests, and the hooks' tests
+checking their rendered env, just pass a dict.
 
 Rules:
 - A variable set to the empty string counts as unset (Kubernetes renders optional values that way).
@@ -104,14 +104,16 @@ class Settings(BaseModel):
     retry_delay: timedelta = Field(default=timedelta(seconds=1), alias="BACKUP_RETRY_DELAY")
 
     pod_name: str = Field(default="", alias="BACKUP_POD_NAME")
-    # None: the Kubernetes default `/dev/termination-log`, written only where it exists (see report).
+    # None: Kubernetes' default `/dev/termination-log`, written only where it exists (report.py).
     termination_message_path: Path | None = Field(
         default=None, alias="BACKUP_TERMINATION_MESSAGE_PATH"
     )
 
     restore_data_directory: Path = Field(default=Path("/data"), alias="RESTORE_DATA_DIRECTORY")
     restore_object_key: str | None = Field(default=None, alias="RESTORE_OBJECT_KEY")
-    restore_work_directory: Path = Field(default=Path("/tmp"), alias="RESTORE_WORK_DIRECTORY")  # noqa: S108
+    # Every pod of a restored cluster runs the restore; only this one loads, the others replicate.
+    restore_leader_pod: str | None = Field(default=None, alias="RESTORE_LEADER_POD")
+    restore_work_directory: Path = Field(default=Path("/tmp"), alias="RESTORE_WORK_DIRECTORY")
 
     @model_validator(mode="before")
     @classmethod
@@ -147,7 +149,9 @@ class Settings(BaseModel):
             return None
         host = value.strip().removeprefix("https://").rstrip("/")
         if host.startswith("http://"):
-            raise ValueError("give host[:port] without http://; set BACKUP_REPO_INSECURE=true for HTTP")
+            raise ValueError(
+                "give host[:port] without http://; set BACKUP_REPO_INSECURE=true for HTTP"
+            )
         if not re.fullmatch(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?", host):
             raise ValueError("expected host[:port], for example s3.eu.example.com or 10.0.0.5:9000")
         return host

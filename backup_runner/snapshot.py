@@ -1,11 +1,11 @@
 """Reading the database's snapshot stream (`GET /api/snapshot`, `docs/contracts.md`).
 
-`open_snapshot` tries `BACKUP_DATABASE_URLS` in order (followers first, to spare the leader) and takes
-the first member that is ready, asking `/api/replication` for its pod name so the manifest records
-who served the backup. `Snapshot.chunks()` yields the raw bytes unchanged and feeds them to a
-`SnapshotCheck`, which raises `SnapshotIncomplete` at the end unless the header and trailer are right
-and the record count matches. Raising from inside the generator is the point: the upload reading it
-fails, so an incomplete stream never becomes an object with a manifest.
+`open_snapshot` tries `BACKUP_DATABASE_URLS` in order (followers first, to spare the leader) and
+takes the first member that is ready, asking `/api/replication` for its pod name so the manifest
+records who served the backup. `Snapshot.chunks()` yields the raw bytes unchanged and feeds them to
+a `SnapshotCheck`, which raises `SnapshotIncomplete` at the end unless the header and trailer are
+right and the record count matches. Raising from inside the generator is the point: the upload
+reading it fails, so an incomplete stream never becomes an object with a manifest.
 
 The check never parses the person lines (that would cost more than the whole upload): a JSON string
 cannot hold a raw newline, so counting newlines counts records.
@@ -17,19 +17,31 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
-import httpx
+import urllib3
 
 from backup_runner.errors import Reason, RunnerError
 
-__all__ = ["Snapshot", "SnapshotCheck", "SnapshotSummary", "Source", "open_snapshot"]
+__all__ = [
+    "Snapshot",
+    "SnapshotCheck",
+    "SnapshotSummary",
+    "Source",
+    "database_pool",
+    "open_snapshot",
+]
 
 FORMAT = "database-service/snapshot"
 VERSION = 1
 _TAIL = 4096  # more than any trailer line; enough to find the last line at the end
 _MAX_HEADER = 64 * 1024
+_READ_PIECE = 256 * 1024
+_PROBE_TIMEOUT = urllib3.Timeout(connect=5.0, read=10.0)
+# Between two pieces of the stream, not for all of it: a snapshot of any size may take its time.
+_SNAPSHOT_TIMEOUT = urllib3.Timeout(connect=5.0, read=60.0)
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +103,7 @@ class SnapshotCheck:
             or header.get("version") != VERSION
             or not isinstance(header.get("sequence"), int)
         ):
-            raise _incomplete(
-                f"the stream does not start with a {FORMAT} version {VERSION} header"
-            )
+            raise _incomplete(f"the stream does not start with a {FORMAT} version {VERSION} header")
         self._sequence = header["sequence"]
 
     def finish(self) -> SnapshotSummary:
@@ -123,7 +133,7 @@ class SnapshotCheck:
 class Snapshot:
     """An open snapshot response; iterate `chunks()` once, then read `summary`."""
 
-    def __init__(self, source: Source, response: httpx.Response) -> None:
+    def __init__(self, source: Source, response: urllib3.BaseHTTPResponse) -> None:
         self.source = source
         self._response = response
         self._check = SnapshotCheck()
@@ -139,10 +149,10 @@ class Snapshot:
 
     def chunks(self) -> Iterator[bytes]:
         try:
-            for chunk in self._response.iter_bytes():
+            for chunk in self._response.stream(_READ_PIECE):
                 self._check.feed(chunk)
                 yield chunk
-        except httpx.HTTPError as error:
+        except (urllib3.exceptions.HTTPError, OSError) as error:
             raise _incomplete(
                 f"the snapshot stream from {self.source.pod} ({self.source.url}) broke: "
                 f"{type(error).__name__}: {error}"
@@ -156,6 +166,7 @@ class Snapshot:
         self._summary = summary
 
     def close(self) -> None:
+        self._response.release_conn()
         self._response.close()
 
     def __enter__(self) -> Snapshot:
@@ -170,23 +181,32 @@ class Snapshot:
         self.close()
 
 
-def open_snapshot(urls: tuple[str, ...], client: httpx.Client) -> Snapshot:
+def database_pool() -> urllib3.PoolManager:
+    """The HTTP client for the database: no automatic retries (the runner moves on to the next
+    member instead), and a read timeout that bounds a silent member, not a long snapshot."""
+    return urllib3.PoolManager(retries=False, timeout=_SNAPSHOT_TIMEOUT, maxsize=2)
+
+
+def open_snapshot(urls: tuple[str, ...], http: urllib3.PoolManager) -> Snapshot:
     """The snapshot of the first ready member in `urls`; DatabaseUnreachable if none is."""
     problems: list[str] = []
     for url in urls:
         try:
-            pod = _ready_pod(client, url)
-            request = client.build_request(
-                "GET", f"{url}/api/snapshot", headers={"Accept-Encoding": "identity"}
+            pod = _ready_pod(http, url)
+            response = http.request(
+                "GET",
+                f"{url}/api/snapshot",
+                headers={"Accept-Encoding": "identity"},
+                preload_content=False,
+                decode_content=False,
             )
-            response = client.send(request, stream=True)
-        except (httpx.HTTPError, ValueError) as error:
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as error:
             problems.append(f"{url}: {_describe(error)}")
             continue
-        if response.status_code != httpx.codes.OK:
-            response.read()
-            response.close()
-            problems.append(f"{url}: /api/snapshot answered HTTP {response.status_code}")
+        if response.status != HTTPStatus.OK:
+            response.drain_conn()
+            response.release_conn()
+            problems.append(f"{url}: /api/snapshot answered HTTP {response.status}")
             continue
         log.info("reading the snapshot from %s (%s)", pod, url)
         return Snapshot(Source(url=url, pod=pod), response)
@@ -198,14 +218,23 @@ def open_snapshot(urls: tuple[str, ...], client: httpx.Client) -> Snapshot:
     )
 
 
-def _ready_pod(client: httpx.Client, url: str) -> str:
+def _get_json(http: urllib3.PoolManager, url: str) -> tuple[int, Any]:
+    response = http.request("GET", url, timeout=_PROBE_TIMEOUT)
+    try:
+        body = json.loads(response.data) if response.data else None
+    except ValueError:
+        body = None
+    return response.status, body
+
+
+def _ready_pod(http: urllib3.PoolManager, url: str) -> str:
     # A follower that is not ready (still catching up) would give an old snapshot: next URL.
-    ready = client.get(f"{url}/readyz")
-    if ready.status_code != httpx.codes.OK:
-        raise ValueError(f"not ready (/readyz answered HTTP {ready.status_code})")
-    status = client.get(f"{url}/api/replication")
-    status.raise_for_status()
-    body = status.json()
+    status, _ = _get_json(http, f"{url}/readyz")
+    if status != HTTPStatus.OK:
+        raise ValueError(f"not ready (/readyz answered HTTP {status})")
+    status, body = _get_json(http, f"{url}/api/replication")
+    if status != HTTPStatus.OK:
+        raise ValueError(f"/api/replication answered HTTP {status}")
     pod = body.get("pod") if isinstance(body, dict) else None
     if not isinstance(pod, str) or not pod:
         raise ValueError("/api/replication does not name the pod")
@@ -213,8 +242,10 @@ def _ready_pod(client: httpx.Client, url: str) -> str:
 
 
 def _describe(error: Exception) -> str:
-    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
-        return f"cannot connect ({error})"
-    if isinstance(error, httpx.HTTPStatusError):
-        return f"HTTP {error.response.status_code} from {error.request.url.path}"
+    if isinstance(error, urllib3.exceptions.NewConnectionError | ConnectionError):
+        return "cannot connect (connection refused or no route)"
+    if isinstance(error, urllib3.exceptions.TimeoutError):
+        return f"timed out ({error})"
+    if isinstance(error, ValueError):
+        return str(error)
     return f"{type(error).__name__}: {error}"

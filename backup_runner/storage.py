@@ -1,4 +1,4 @@
-"""The one storage interface, with two implementations: `s3.S3Storage` and `filesystem.FilesystemStorage`.
+"""The one storage interface; its two implementations are `s3.S3Storage` and `filesystem.py`'s.
 
 Everything above this interface (backup, restore, retention) speaks in keys of the layout
 (`layout.py`) inside one bucket, and sees only `RunnerError`s: each implementation translates its
@@ -78,9 +78,9 @@ def open_storage(settings: Settings) -> Storage:
     """The storage of the configured repository (no network traffic yet)."""
     # Imported here because both modules import this one for the types above.
     if settings.is_s3:
-        from backup_runner.s3 import S3Storage  # noqa: PLC0415
+        from backup_runner.s3 import S3Storage
 
         return S3Storage.from_settings(settings)
-    from backup_runner.filesystem import FilesystemStorage  # noqa: PLC0415
+    from backup_runner.filesystem import FilesystemStorage
 
     return FilesystemStorage.from_settings(settings)
