@@ -197,22 +197,19 @@ def sync(request: SyncRequest) -> SyncResponse:
 
 
 def customize(parent: Mapping[str, Any]) -> list[Object]:
-    """Related: the namespace's clusters, and this backup's Jobs and Pods (CronJob runs too)."""
-    metadata = parent.get("metadata") or {}
-    namespace, backup = str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+    """Related: the namespace's clusters, and this backup's Jobs and Pods (CronJob runs too).
+
+    Rules with a labelSelector name no namespace (Metacontroller refuses both): for a namespaced
+    parent it looks only in the parent's namespace. The empty selector selects every cluster.
+    """
+    backup = str((parent.get("metadata") or {}).get("name", ""))
     selector = {"matchLabels": names.backup_selector(backup)}
     return [
         {
             "apiVersion": names.API_VERSION,
             "resource": "databaseclusters",
-            "namespace": namespace,
             "labelSelector": {"matchLabels": {}},
         },
-        {
-            "apiVersion": "batch/v1",
-            "resource": "jobs",
-            "namespace": namespace,
-            "labelSelector": selector,
-        },
-        {"apiVersion": "v1", "resource": "pods", "namespace": namespace, "labelSelector": selector},
+        {"apiVersion": "batch/v1", "resource": "jobs", "labelSelector": selector},
+        {"apiVersion": "v1", "resource": "pods", "labelSelector": selector},
     ]

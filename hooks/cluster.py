@@ -355,11 +355,12 @@ def customize(parent: Mapping[str, Any]) -> list[Object]:
     """Related objects: the cluster's pods (readiness, restore results) and its restore source."""
     namespace = str(parent.get("metadata", {}).get("namespace", ""))
     cluster = str(parent.get("metadata", {}).get("name", ""))
+    # A rule with a labelSelector takes no namespace (Metacontroller refuses both): for a
+    # namespaced parent it only looks in the parent's namespace anyway.
     related: list[Object] = [
         {
             "apiVersion": "v1",
             "resource": "pods",
-            "namespace": namespace,
             "labelSelector": {"matchLabels": names.cluster_selector(cluster)},
         }
     ]

@@ -49,6 +49,7 @@ __all__ = [
     "control_plane",
     "free_port",
     "start_control_plane",
+    "stop_processes",
     "wait_until",
 ]
 
@@ -82,9 +83,34 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+_WORK_DIRS: set[pathlib.Path] = set()
+
+
+def stop_processes(processes: Sequence[ManagedProcess], grace: float = 10.0) -> None:
+    """Stops processes all at once: SIGTERM to each group, SIGKILL what is left after `grace`."""
+    for process in processes:
+        if process.running():  # not reaped yet, so the group id is still this process's
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(p.running() for p in processes):
+        time.sleep(0.1)
+    for process in processes:
+        process.stop(timeout=0)
+
+
 def _stop_all() -> None:
-    for process in list(_LIVE.values()):
-        process.stop(timeout=5)
+    stop_processes(list(_LIVE.values()), grace=5.0)
+    for work_dir in list(_WORK_DIRS):
+        _remove_work_dir(work_dir)
+
+
+def _remove_work_dir(work_dir: pathlib.Path) -> None:
+    _WORK_DIRS.discard(work_dir)
+    if os.environ.get("E2E_KEEP_WORK_DIR"):
+        sys.stderr.write(f"\ncontrol plane work directory kept: {work_dir}\n")
+    else:
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 atexit.register(_stop_all)
@@ -155,9 +181,7 @@ class ManagedProcess:
                 os.killpg(pid, sig)  # the group is ours: start_new_session made pgid == pid
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(wait)
-        # Children of the group that outlived the leader (none expected) are killed too.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        # No signal after the process is reaped: its PID (and group id) may then be reused.
         _LIVE.pop(pid, None)
 
     def log_tail(self, lines: int = 40) -> str:
@@ -185,11 +209,17 @@ def wait_until(
     timeout: float,
     interval: float = 0.25,
     diagnose: Callable[[], str] | None = None,
+    process: ManagedProcess | None = None,
 ) -> None:
-    """Polls `check` until it returns True; raises with `what` (and a diagnosis) on timeout."""
+    """Polls `check` until it returns True; raises with `what` (and a diagnosis) on timeout.
+
+    With `process`, gives up at once when that process has exited: it will not get healthy.
+    """
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
+        if process is not None and not process.running():
+            raise ControlPlaneError(f"{what}: process exited\n{process.describe_failure()}")
         try:
             if check():
                 return
@@ -329,7 +359,7 @@ class ControlPlane:
     def kubectl(
         self,
         *args: str,
-        input: str | None = None,  # noqa: A002 - same name as subprocess.run's
+        input: str | None = None,
         check: bool = True,
         timeout: float = 60.0,
     ) -> subprocess.CompletedProcess[str]:
@@ -374,8 +404,10 @@ class ControlPlane:
         except urllib.error.HTTPError as error:
             return int(error.code), error.read().decode()
 
-    def diagnose(self) -> str:
-        return "\n\n".join(p.describe_failure() for p in self.processes.values())
+    def diagnose(self, *names: str) -> str:
+        """The state and last log lines of the named processes (default: all)."""
+        chosen = [p for p in self.processes.values() if not names or p.name in names]
+        return "\n\n".join(p.describe_failure() for p in chosen)
 
     def create_namespace(self, name: str, pod_security: str | None = "restricted") -> None:
         """Creates namespace `name`, enforcing (and warning about) a Pod Security level."""
@@ -385,7 +417,13 @@ class ControlPlane:
                 labels[f"pod-security.kubernetes.io/{mode}"] = pod_security
                 labels[f"pod-security.kubernetes.io/{mode}-version"] = "latest"
         self.apply_objects(
-            [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}]
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": name, "labels": labels},
+                }
+            ]
         )
         # Pods are refused until the namespace's default ServiceAccount exists.
         wait_until(
@@ -396,9 +434,7 @@ class ControlPlane:
         )
 
     def stop(self) -> None:
-        # Reverse start order: clients first, etcd last.
-        for process in reversed(list(self.processes.values())):
-            process.stop()
+        stop_processes(list(self.processes.values()))
 
 
 def _tls_ready(port: int, path: str = "/healthz") -> bool:
@@ -498,7 +534,7 @@ def start_control_plane(work_dir: pathlib.Path, nodes: int = 3, volumes: int = 1
 
     try:
         etcd_client, etcd_peer, etcd_metrics = free_port(), free_port(), free_port()
-        start(
+        etcd = start(
             "etcd",
             [
                 binaries["etcd"],
@@ -518,8 +554,9 @@ def start_control_plane(work_dir: pathlib.Path, nodes: int = 3, volumes: int = 1
             lambda: _http_ready(f"http://{LOCALHOST}:{etcd_client}/health"),
             timeout=60,
             diagnose=plane.diagnose,
+            process=etcd,
         )
-        start(
+        apiserver = start(
             "kube-apiserver",
             [
                 binaries["kube-apiserver"],
@@ -545,15 +582,18 @@ def start_control_plane(work_dir: pathlib.Path, nodes: int = 3, volumes: int = 1
             lambda: plane.raw_get("/readyz")[0] == 200,
             timeout=120,
             diagnose=plane.diagnose,
+            process=apiserver,
         )
         controller_manager_port, scheduler_port = free_port(), free_port()
-        start(
+        controller_manager = start(
             "kube-controller-manager",
             [
                 binaries["kube-controller-manager"],
                 f"--kubeconfig={kubeconfig}",
                 f"--authentication-kubeconfig={kubeconfig}",
                 f"--authorization-kubeconfig={kubeconfig}",
+                # No front proxy here: don't look up its CA (which only fills the log with errors).
+                "--authentication-skip-lookup=true",
                 "--leader-elect=false",
                 f"--bind-address={LOCALHOST}",
                 f"--secure-port={controller_manager_port}",
@@ -565,13 +605,15 @@ def start_control_plane(work_dir: pathlib.Path, nodes: int = 3, volumes: int = 1
                 "--v=1",
             ],
         )
-        start(
+        scheduler = start(
             "kube-scheduler",
             [
                 binaries["kube-scheduler"],
                 f"--kubeconfig={kubeconfig}",
                 f"--authentication-kubeconfig={kubeconfig}",
                 f"--authorization-kubeconfig={kubeconfig}",
+                # No front proxy here: don't look up its CA (which only fills the log with errors).
+                "--authentication-skip-lookup=true",
                 "--leader-elect=false",
                 f"--bind-address={LOCALHOST}",
                 f"--secure-port={scheduler_port}",
@@ -597,12 +639,14 @@ def start_control_plane(work_dir: pathlib.Path, nodes: int = 3, volumes: int = 1
             lambda: _tls_ready(controller_manager_port),
             timeout=60,
             diagnose=plane.diagnose,
+            process=controller_manager,
         )
         wait_until(
             "kube-scheduler /healthz",
             lambda: _tls_ready(scheduler_port),
             timeout=60,
             diagnose=plane.diagnose,
+            process=scheduler,
         )
         plane.apply_objects([fake_node(f"kwok-node-{i}") for i in range(nodes)])
         plane.apply_objects([fake_volume(f"e2e-volume-{i}") for i in range(volumes)])
@@ -642,19 +686,21 @@ def control_plane() -> Iterator[ControlPlane]:
     Set E2E_KEEP_WORK_DIR=1 to keep the work directory (certificates, data, logs) afterwards.
     """
     work_dir = pathlib.Path(tempfile.mkdtemp(prefix="e2e-control-plane-"))
-    plane = start_control_plane(work_dir)
+    _WORK_DIRS.add(work_dir)
+    try:
+        plane = start_control_plane(work_dir)
+    except BaseException:
+        _remove_work_dir(work_dir)
+        raise
     sys.stderr.write(f"\ncontrol plane: {plane.server}, kubeconfig {plane.kubeconfig}\n")
     try:
         yield plane
     finally:
         plane.stop()
-        if os.environ.get("E2E_KEEP_WORK_DIR"):
-            sys.stderr.write(f"\ncontrol plane work directory kept: {work_dir}\n")
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
+        _remove_work_dir(work_dir)
 
 
-# --- Metacontroller and the hooks ------------------------------------------------------------------
+# --- Metacontroller and the hooks ----------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -663,6 +709,7 @@ class HooksServer:
 
     port: int
     log_path: pathlib.Path
+    cwd: pathlib.Path | None = None
     process: ManagedProcess | None = None
 
     @property
@@ -670,17 +717,25 @@ class HooksServer:
         return f"http://{LOCALHOST}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
-        args = [sys.executable, "-m", "hooks", "serve", "--host", LOCALHOST, "--port", str(self.port)]
-        self.process = ManagedProcess("hooks", args, self.log_path).start()
+        args = [
+            sys.executable,
+            "-m",
+            "hooks",
+            "serve",
+            "--host",
+            LOCALHOST,
+            "--port",
+            str(self.port),
+        ]
+        self.process = ManagedProcess("hooks", args, self.log_path, cwd=self.cwd).start()
         process = self.process
         wait_until(
             f"hooks server on port {self.port}",
-            lambda: _port_open(self.port) or not process.running(),
+            lambda: _port_open(self.port),
             timeout=timeout,
             diagnose=process.describe_failure,
+            process=process,
         )
-        if not process.running():
-            raise ControlPlaneError(f"hooks server exited:\n{process.describe_failure()}")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -693,9 +748,21 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex((LOCALHOST, port)) == 0
 
 
+def _help_text(binary: pathlib.Path) -> str:
+    result = subprocess.run(
+        [str(binary), "--help"], capture_output=True, text=True, timeout=30, check=False
+    )
+    return result.stdout + result.stderr
+
+
 @dataclasses.dataclass
 class Metacontroller:
-    """Metacontroller running out of cluster against a `ControlPlane`."""
+    """Metacontroller running out of cluster against a `ControlPlane`.
+
+    Its flags changed between releases (v1 serves metrics on `--debug-addr` and logs with klog;
+    later ones have `--metrics-address`, `--health-probe-bind-address` and zap logging): they are
+    chosen from what the pinned binary's `--help` lists.
+    """
 
     plane: ControlPlane
     log_path: pathlib.Path
@@ -703,25 +770,41 @@ class Metacontroller:
     process: ManagedProcess | None = None
 
     def start(self) -> None:
-        metrics_port, health_port = free_port(), free_port()
+        binary = tool_path("metacontroller")
+        metrics_port = free_port()
         args = [
-            str(tool_path("metacontroller")),
-            f"--kubeconfig={self.plane.kubeconfig}",
+            str(binary),
             # Short intervals: tests create CRDs and controllers and expect them picked up fast.
-            "--discovery-interval=1s",
-            "--cache-flush-interval=60s",
-            f"--metrics-address={LOCALHOST}:{metrics_port}",
-            f"--health-probe-bind-address={LOCALHOST}:{health_port}",
-            "--zap-log-level=4",
-            *self.extra_args,
+            "--discovery-interval=2s",
+            "--cache-flush-interval=10m",
+            "--client-go-qps=100",
+            "--client-go-burst=200",
         ]
-        self.process = ManagedProcess("metacontroller", args, self.log_path).start()
-        process = self.process
+        if "health-probe-bind-address" in _help_text(binary):
+            health_port = free_port()
+            args += [
+                f"--kubeconfig={self.plane.kubeconfig}",
+                f"--metrics-address={LOCALHOST}:{metrics_port}",
+                f"--health-probe-bind-address={LOCALHOST}:{health_port}",
+                "--zap-log-level=4",
+            ]
+            ready_url = f"http://{LOCALHOST}:{health_port}/healthz"
+        else:
+            # v1 copies --client-config-path over --kubeconfig even when it is empty.
+            args += [
+                f"--client-config-path={self.plane.kubeconfig}",
+                f"--debug-addr={LOCALHOST}:{metrics_port}",
+                "-v=4",
+            ]
+            ready_url = f"http://{LOCALHOST}:{metrics_port}/metrics"
+        self.process = ManagedProcess("metacontroller", [*args, *self.extra_args], self.log_path)
+        process = self.process.start()
         wait_until(
-            "Metacontroller /healthz",
-            lambda: _http_ready(f"http://{LOCALHOST}:{health_port}/healthz"),
+            "Metacontroller to serve " + ready_url,
+            lambda: _http_ready(ready_url),
             timeout=60,
             diagnose=process.describe_failure,
+            process=process,
         )
 
     def stop(self) -> None:
