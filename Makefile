@@ -6,8 +6,9 @@ CACHE_DIR ?= $(HOME)/.cache/database-operator
 PYTHON ?= python3
 VENV := $(CACHE_DIR)/venv
 VPY := $(VENV)/bin/python
-# Reinstall whenever pyproject.toml changes: the stamp is named after its content.
-STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+# Reinstall whenever pyproject.toml changes, or the venv serves another checkout (the project is
+# installed editable): the stamp is named after both.
+STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml; echo $(CURDIR)) | sha256sum | cut -c1-12)
 export CACHE_DIR
 
 .PHONY: venv demo test test-unit test-integration test-e2e lint bench tools render serve clean-cache

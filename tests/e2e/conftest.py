@@ -1,17 +1,17 @@
 """Fixtures of the end-to-end tests: the real control plane with Metacontroller and our hooks.
 
 `control_plane` (tests/support/control_plane.py) is etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler and kwok. `operator` adds what a cluster admin installs: Metacontroller's CRDs, ours,
-our controllers from `metacontroller/` with their webhooks pointed at a local hooks server, and
-Metacontroller itself, out of cluster.
+kube-scheduler and kwok. `operator` adds what a cluster admin installs: Metacontroller's CRDs, our
+chart with a real `helm install` (CRDs, controllers, RBAC, the hooks Deployment), the hooks as a
+local process the controllers call, and Metacontroller itself, out of cluster.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import pathlib
+import subprocess
 from collections.abc import Generator, Iterator
-from typing import Any
 
 import pytest
 import yaml
@@ -24,7 +24,7 @@ from tests.support.control_plane import (
     free_port,
 )
 from tests.support.minio import minio_server
-from tests.support.tools import metacontroller_manifests
+from tests.support.tools import metacontroller_manifests, tool_path
 
 __all__ = ["Operator", "control_plane", "minio_server", "operator"]
 
@@ -71,26 +71,6 @@ class Operator:
     metacontroller: Metacontroller
 
 
-def controllers_with_local_hooks(base_url: str) -> list[dict[str, Any]]:
-    """metacontroller/controllers.yaml with every webhook sent to `base_url` + its path.
-
-    In a cluster the hooks are a Service; here they are a process on 127.0.0.1, so the
-    `service` reference becomes a `url` and nothing else changes.
-    """
-    documents = [
-        doc
-        for doc in yaml.safe_load_all((REPO / "metacontroller" / "controllers.yaml").read_text())
-        if doc
-    ]
-    for doc in documents:
-        for hook in doc["spec"].get("hooks", {}).values():
-            webhook = hook["webhook"]
-            path = webhook.pop("path", "")
-            webhook.pop("service", None)
-            webhook["url"] = base_url + path
-    return documents
-
-
 def knows_hook_versions(plane: ControlPlane) -> bool:
     """Whether the installed Metacontroller's CRDs have `hooks.sync.version` (v4.4.0 and later)."""
     crd = plane.get("crd", "compositecontrollers.metacontroller.k8s.io")
@@ -113,22 +93,47 @@ def install_crds(plane: ControlPlane, files: list[pathlib.Path]) -> None:
         plane.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
 
 
+def helm_install(plane: ControlPlane, hooks_url: str) -> str:
+    """`helm install` of our chart, as a user installs it: CRDs, controllers, RBAC, hooks.
+
+    The hooks run as a local process (no kubelet runs containers here), so the controllers call
+    them through `metacontroller.hooksURL` instead of the hooks Service; everything else is the
+    chart as it ships. Metacontroller releases before v4.4 have no hook versions in their CRDs:
+    for those the chart leaves `version` unset (they send v1 requests, which the hooks answer).
+    """
+    args = [
+        str(tool_path("helm")),
+        "install",
+        "database-operator",
+        str(REPO / "charts" / "database-operator"),
+        "--kubeconfig",
+        str(plane.kubeconfig),
+        "--namespace",
+        "database-operator",
+        "--create-namespace",
+        "--set",
+        f"metacontroller.hooksURL={hooks_url}",
+    ]
+    if not knows_hook_versions(plane):
+        args += ["--set", "metacontroller.hookVersion="]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, f"helm install failed:\n{result.stdout}\n{result.stderr}"
+    for crd in ("databaseclusters", "databasebackups"):
+        name = f"crd/{crd}.database.sample.third.party"
+        plane.kubectl("wait", "--for=condition=Established", name, "--timeout=60s")
+    return result.stdout
+
+
 @pytest.fixture(scope="session")
 def operator(control_plane: ControlPlane) -> Iterator[Operator]:
     plane = control_plane
     logs = plane.work_dir / "logs"
     install_crds(plane, sorted(metacontroller_manifests().glob("*crds-v1.yaml")))
-    install_crds(plane, sorted((REPO / "crds").glob("*.yaml")))
     hooks = HooksServer(free_port(), logs / "hooks.log", cwd=REPO)
     hooks.start()
     metacontroller = Metacontroller(plane, logs / "metacontroller.log")
     try:
-        # Metacontroller releases before v4.4.0 have no hook versions: their API server schema
-        # prunes `version: v2` (and they call the hooks with the v1 envelope, which the hooks
-        # accept too). Everywhere else the controllers are applied exactly as written.
-        validate = "--validate=strict" if knows_hook_versions(plane) else "--validate=ignore"
-        plane.apply_objects(controllers_with_local_hooks(hooks.url), validate)
-        plane.kubectl("apply", "-f", str(REPO / "metacontroller" / "rbac.yaml"))
+        helm_install(plane, hooks.url)
         metacontroller.start()
         yield Operator(plane=plane, hooks=hooks, metacontroller=metacontroller)
     finally:

@@ -106,16 +106,21 @@ defaults to the chart's appVersion).
 {{- end }}
 
 {{/*
-database-operator.webhook: the `webhook` of one Metacontroller hook, calling the hooks Service.
+database-operator.webhook: the `webhook` of one Metacontroller hook, calling the hooks Service
+(or `metacontroller.hooksURL`, for hooks served outside the cluster).
 Called with (dict "root" $ "path" "/sync/..."). The timeout is explicit: a hook answers in
 milliseconds, and a hung call should fail and be retried by Metacontroller, not hold a worker.
 */}}
 {{- define "database-operator.webhook" -}}
+{{- if .root.Values.metacontroller.hooksURL -}}
+url: {{ trimSuffix "/" .root.Values.metacontroller.hooksURL }}{{ .path }}
+{{- else -}}
 service:
   name: {{ include "database-operator.hooks.name" .root }}
   namespace: {{ .root.Release.Namespace }}
   port: {{ .root.Values.service.port }}
   protocol: http
 path: {{ .path }}
+{{- end }}
 timeout: 10s
 {{- end }}
