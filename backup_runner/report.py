@@ -61,15 +61,29 @@ def failure(operation: str, reason: str, message: str, **extra: object) -> dict[
     }
 
 
+def _redacted(value: object, redact: Redactor) -> object:
+    """Every string in the result redacted, before it is serialised: JSON escaping (quotes,
+    backslashes, non-ASCII) or shortening would otherwise hide a secret from the redactor."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item, redact) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, redact) for item in value]
+    return value
+
+
 def result_line(result: dict[str, object], redact: Redactor) -> str:
-    line = redact(json.dumps(result, separators=(", ", ": ")))
+    clean = _redacted(result, redact)
+    assert isinstance(clean, dict)
+    line = json.dumps(clean, separators=(", ", ": "))
     if len(line.encode()) <= MAX_LINE:
         return line
     # Too long for the termination message: shorten the message, which is the only free text.
-    message = str(result.get("message", ""))
+    message = str(clean.get("message", ""))
     overflow = len(line.encode()) - MAX_LINE + len(" [...]") + 16
-    shortened = {**result, "message": message[: max(0, len(message) - overflow)] + " [...]"}
-    return redact(json.dumps(shortened, separators=(", ", ": ")))[:MAX_LINE]
+    shortened = {**clean, "message": message[: max(0, len(message) - overflow)] + " [...]"}
+    return json.dumps(shortened, separators=(", ", ": "))[:MAX_LINE]
 
 
 def emit(

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,10 @@ from backup_runner.storage import Storage
 __all__ = ["MARKER", "run_restore"]
 
 MARKER = ".restored-from.json"
-_IGNORED = frozenset({"lost+found", MARKER})
+# Written into the (verified empty) target just before the load, removed after the marker: if it is
+# still there, a restore was interrupted, and everything in the directory is its own leftover.
+PENDING = ".restore-in-progress"
+_IGNORED = frozenset({"lost+found", MARKER, PENDING})
 _FILE_PIECE = 1024 * 1024
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,10 @@ def _inspect_target(target: Path) -> dict[str, object] | None:
             Reason.INVALID_CONFIGURATION,
             f"cannot use RESTORE_DATA_DIRECTORY {target}: {error.strerror or error}",
         ) from None
+    if (target / PENDING).exists():
+        log.warning("an earlier restore into %s was interrupted: starting it over", target)
+        _clear(target)
+        return None
     if not present:
         return None
     marker = target / MARKER
@@ -97,6 +105,25 @@ def _inspect_target(target: Path) -> dict[str, object] | None:
         "fills an empty data directory (a new cluster); delete the volume first if its data is "
         "really to be replaced",
     )
+
+
+def _clear(target: Path) -> None:
+    """Empty a directory that only an interrupted restore wrote to (the volume's lost+found stays)."""
+    for entry in target.iterdir():
+        if entry.name == "lost+found":
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _choose(storage: Storage, object_key: str | None) -> layout.BackupId:
@@ -238,11 +265,7 @@ def _write_marker(target: Path, content: dict[str, object]) -> None:
         file.flush()
         os.fsync(file.fileno())
     temporary.replace(target / MARKER)
-    fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_directory(target)
 
 
 def run_restore(
@@ -307,6 +330,8 @@ def run_restore(
             "downloaded and verified %d bytes in %.2fs", manifest.size, time.monotonic() - clock
         )
         clock = time.monotonic()
+        (target / PENDING).touch()
+        _fsync_directory(target)
         loaded = _load(download, target)
         log.info("loaded %d records in %.2fs", manifest.records, time.monotonic() - clock)
     finally:
@@ -351,4 +376,6 @@ def run_restore(
             )
         },
     )
+    (target / PENDING).unlink()
+    _fsync_directory(target)
     return result

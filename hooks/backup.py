@@ -15,13 +15,13 @@ from pydantic import ValidationError
 
 from hooks import names
 from hooks.backup_jobs import HISTORY_LIMIT, cronjob, manual_job
-from hooks.backup_status import backup_runs, merge_history, summary
+from hooks.backup_status import backup_runs, job_result, merge_history, summary
 from hooks.conditions import condition, merge_conditions
 from hooks.envelope import SyncRequest, SyncResponse, describe_error
 from hooks.models import DatabaseBackupSpec
 from hooks.objects import Object, creation_time, labels_of, name_of, observed, preserved
 
-__all__ = ["customize", "resolve_cluster", "sync"]
+__all__ = ["customize", "manual_trigger_handled", "resolve_cluster", "sync"]
 
 
 def resolve_cluster(
@@ -49,15 +49,6 @@ def _amount_pods(cluster: Mapping[str, Any]) -> int:
     return value if isinstance(value, int) and value >= 0 else 1
 
 
-def _finished(job: Mapping[str, Any]) -> bool:
-    return any(
-        isinstance(c, Mapping)
-        and c.get("type") in ("Complete", "Failed")
-        and c.get("status") == "True"
-        for c in job.get("status", {}).get("conditions", []) or []
-    )
-
-
 def _kept_manual_jobs(jobs: Mapping[str, Object], current: str | None) -> list[Object]:
     """Earlier manual Jobs: all unfinished ones and the newest finished ones, unchanged."""
     earlier = [
@@ -65,13 +56,31 @@ def _kept_manual_jobs(jobs: Mapping[str, Object], current: str | None) -> list[O
         for name, job in jobs.items()
         if name != current and labels_of(job).get(names.LABEL_TRIGGER) == "manual"
     ]
-    running = [job for job in earlier if not _finished(job)]
+    running = [job for job in earlier if job_result(job) is None]
     done = sorted(
-        (job for job in earlier if _finished(job)),
+        (job for job in earlier if job_result(job) is not None),
         key=lambda job: (creation_time(job), name_of(job)),
         reverse=True,
     )
     return [preserved(job) for job in sorted(running + done[:HISTORY_LIMIT], key=name_of)]
+
+
+def manual_trigger_handled(request: SyncRequest, spec: DatabaseBackupSpec) -> bool:
+    """Whether the Job of this `manualTrigger.time` existed once already.
+
+    Its Job may be deleted later (by hand, by a cleanup policy); creating it again would run the
+    same backup twice. A new backup takes a new `time`.
+    """
+    if spec.manualTrigger is None:
+        return False
+    previous = request.previous_status()
+    if previous.get("lastManualTrigger") == spec.manualTrigger.time:
+        return True
+    job = names.manual_job_name(request.parent_name(), spec.manualTrigger.time)
+    history = previous.get("history")
+    return isinstance(history, list) and any(
+        isinstance(run, Mapping) and run.get("job") == job for run in history
+    )
 
 
 def _observed_children(request: SyncRequest) -> list[Object]:
@@ -93,7 +102,7 @@ def _children(
         current = names.manual_job_name(backup, spec.manualTrigger.time)
         if current in jobs:
             children.append(preserved(jobs[current]))
-        elif cluster is not None:
+        elif cluster is not None and not manual_trigger_handled(request, spec):
             children.append(
                 manual_job(backup, namespace, spec, name_of(cluster), _amount_pods(cluster))
             )
@@ -106,6 +115,17 @@ def _children(
         elif names.cronjob_name(backup) in cronjobs:
             children.append(preserved(cronjobs[names.cronjob_name(backup)]))
     return children
+
+
+def _last_manual_trigger(request: SyncRequest, spec: DatabaseBackupSpec) -> dict[str, str]:
+    """The `manualTrigger.time` whose Job was seen: recorded once observed, not when asked for, so
+    a Job whose creation failed is still created on a later pass."""
+    if spec.manualTrigger is not None:
+        job = names.manual_job_name(request.parent_name(), spec.manualTrigger.time)
+        if job in observed(request.children, "Job"):
+            return {"lastManualTrigger": spec.manualTrigger.time}
+    earlier = request.previous_status().get("lastManualTrigger")
+    return {"lastManualTrigger": earlier} if isinstance(earlier, str) else {}
 
 
 def _conditions(
@@ -184,6 +204,7 @@ def sync(request: SyncRequest) -> SyncResponse:
     status: Object = {
         "cluster": name_of(cluster) if cluster is not None else str(previous.get("cluster", "")),
         "jobs": sorted(jobs),
+        **_last_manual_trigger(request, spec),
         **last,
         "history": history,
         "conditions": merge_conditions(

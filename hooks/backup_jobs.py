@@ -11,8 +11,8 @@ from __future__ import annotations
 from hooks import names
 from hooks.models import DatabaseBackupSpec, Repo
 from hooks.objects import Object
-from hooks.pods import container_security_context, pod_security_context, pull_policy, tmp_volume
-from hooks.runner_env import backup_env, repo_volumes
+from hooks.pods import pod_security_context, tmp_volume
+from hooks.runner_env import backup_env, repo_volumes, runner_container
 
 __all__ = [
     "BACKUP_CONTAINER",
@@ -38,21 +38,9 @@ def backup_pod_template(
     labels: dict[str, str],
 ) -> Object:
     volumes, mounts = repo_volumes(repo)
-    container: Object = {
-        "name": BACKUP_CONTAINER,
-        "image": spec.image,
-        "imagePullPolicy": pull_policy(spec.image),
-        "command": ["python", "-m", "backup_runner", "backup"],
-        "env": backup_env(cluster, namespace, amount_pods, repo, spec.retention),
-        "resources": {
-            "limits": {"memory": "256Mi"},
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-        },
-        "securityContext": container_security_context(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *mounts],
-        "terminationMessagePath": "/dev/termination-log",
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-    }
+    env = backup_env(cluster, namespace, amount_pods, repo, spec.retention)
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}, *mounts]
+    container = runner_container(BACKUP_CONTAINER, spec.image, "backup", env, mounts)
     return {
         "metadata": {"labels": labels},
         "spec": {

@@ -16,7 +16,7 @@ from hooks.backup_jobs import BACKUP_CONTAINER
 from hooks.objects import Object, creation_time, labels_of, name_of
 from hooks.termination import container_state, parse_report
 
-__all__ = ["HISTORY_SIZE", "backup_runs", "merge_history", "summary"]
+__all__ = ["HISTORY_SIZE", "backup_runs", "job_result", "merge_history", "summary"]
 
 HISTORY_SIZE = 10
 FINAL = ("Succeeded", "Failed")
@@ -24,7 +24,8 @@ FINAL = ("Succeeded", "Failed")
 _JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 
 
-def _job_condition(job: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
+def job_result(job: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
+    """("Succeeded" | "Failed", the condition saying so) for a finished Job, else None."""
     for cond in job.get("status", {}).get("conditions", []) or []:
         if not isinstance(cond, Mapping) or cond.get("status") != "True":
             continue
@@ -60,7 +61,7 @@ def _run(job: Object, pods: list[Object]) -> dict[str, Any]:
             if terminated.get("exitCode") not in (0, None) and "reason" not in run:
                 run["reason"] = str(terminated.get("reason") or "Error")
             break
-    finished = _job_condition(job)
+    finished = job_result(job)
     if finished is None:
         run["result"] = "Running" if status.get("active") else "Pending"
         run.pop("completionTime", None)

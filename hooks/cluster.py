@@ -1,8 +1,9 @@
 """DatabaseCluster: the StatefulSet and Services it is made of, and its status.
 
 `sync(request)` is a pure function of what Metacontroller sends. The StatefulSet's immutable fields
-(selector, serviceName, volumeClaimTemplates) are written once: when a StatefulSet exists, they are
-taken from it, so a changed `storage` can never make the API server reject every later update.
+never change: selector, serviceName and podManagementPolicy are constants of the name, and the
+volumeClaimTemplates are taken from the existing StatefulSet, so a changed `storage` can never make
+the API server reject every later update.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from hooks.pods import (
     pull_policy,
     tmp_volume,
 )
-from hooks.restore import RestorePlan, plan_restore, restore_condition, restore_status
+from hooks.restore import (
+    RestorePlan,
+    plan_restore,
+    restore_condition,
+    restore_finished,
+    restore_status,
+)
 
 __all__ = ["customize", "headless_service", "leader_service", "statefulset", "sync"]
 
@@ -147,8 +154,14 @@ def statefulset(
     spec: DatabaseClusterSpec,
     restore: RestorePlan | None = None,
     existing: Mapping[str, Any] | None = None,
+    keep_restore: bool = True,
 ) -> Object:
-    """The StatefulSet; `existing` (the observed one) fixes the fields that cannot change."""
+    """The StatefulSet; `existing` (the observed one) fixes the fields that cannot change.
+
+    The restore init container of an existing StatefulSet stays as it is until the leader has
+    restored (`keep_restore`), then goes, with its volumes: pods must not keep depending on the
+    repo's Secret, CA or claim for the rest of their lives.
+    """
     pod_spec: Object = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -184,7 +197,7 @@ def statefulset(
         old_pod = old.get("template", {}).get("spec", {})
         # A restore happens once, when the cluster is created; later passes keep what the
         # StatefulSet already has, so a changed spec.restore never restarts or touches pods.
-        kept_init = old_pod.get("initContainers")
+        kept_init = old_pod.get("initContainers") if keep_restore else None
         pod_spec.pop("initContainers", None)
         pod_spec["volumes"] = [tmp_volume()]
         if kept_init:
@@ -288,11 +301,17 @@ def _observed_children(request: SyncRequest) -> list[Object]:
 
 
 def sync(request: SyncRequest) -> SyncResponse:
+    cluster, namespace = request.parent_name(), request.parent_namespace()
+    if not names.valid_cluster_name(cluster):
+        return request.keep_children(
+            [preserved(obj) for obj in _observed_children(request)],
+            f"metadata.name {cluster!r} must be a DNS-1035 label of at most 45 characters:"
+            " Service and pod names are derived from it",
+        )
     try:
         spec = DatabaseClusterSpec.model_validate(request.parent.get("spec") or {})
     except ValidationError as error:
         return _invalid(request, error)
-    cluster, namespace = request.parent_name(), request.parent_namespace()
     sts_name = names.statefulset_name(cluster)
     existing = observed(request.children, "StatefulSet").get(sts_name)
     pods = {
@@ -303,12 +322,14 @@ def sync(request: SyncRequest) -> SyncResponse:
     previous = request.previous_status()
 
     plan = plan_restore(cluster, namespace, spec, request.related, existing, previous)
+    restore = restore_status(plan, pods.get(names.leader_pod_name(cluster)), previous)
     children: list[Object] = [
         headless_service(cluster, namespace),
         leader_service(cluster, namespace),
     ]
     if existing is not None or plan.ready_to_create:
-        children.insert(0, statefulset(cluster, namespace, spec, plan.plan, existing))
+        keep = not restore_finished(restore)
+        children.insert(0, statefulset(cluster, namespace, spec, plan.plan, existing, keep))
 
     notes = []
     storage_applied = _storage_size(existing) if existing is not None else spec.storage.size
@@ -318,7 +339,6 @@ def sync(request: SyncRequest) -> SyncResponse:
             f" after creation, the volumes keep {storage_applied}"
         )
     notes += plan.notes
-    restore = restore_status(plan, pods.get(names.leader_pod_name(cluster)), previous)
     restored = restore_condition(restore, plan)
     failure = restored["message"] if restored and restored["reason"] == "RestoreFailed" else None
     sts_status = (existing or {}).get("status", {}) or {}

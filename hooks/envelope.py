@@ -30,7 +30,8 @@ EPOCH = "1970-01-01T00:00:00Z"
 
 
 def _object_groups(value: Any) -> dict[str, dict[str, Object]]:
-    """Keep only well-formed groups: odd entries are ignored rather than failing the call."""
+    """Related objects: odd entries are ignored rather than failing the call (nothing is deleted
+    for a related object the hook did not see)."""
     if not isinstance(value, Mapping):
         return {}
     return {
@@ -38,6 +39,24 @@ def _object_groups(value: Any) -> dict[str, dict[str, Object]]:
         for key, group in value.items()
         if isinstance(group, Mapping)
     }
+
+
+def _observed_groups(value: Any) -> dict[str, dict[str, Object]]:
+    """Observed children must be well-formed: a child the hook failed to read would be missing
+    from its answer, and Metacontroller deletes what is missing. Refusing the call (a 422) makes
+    Metacontroller apply nothing and retry instead."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a map of child groups")
+    for key, group in value.items():
+        if not isinstance(group, Mapping):
+            raise ValueError(f"group {key!r} must be a map of objects")
+        for name, obj in group.items():
+            metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
+            if not isinstance(metadata, Mapping) or not isinstance(metadata.get("name"), str):
+                raise ValueError(f"{key} {name!r} is not an object with metadata.name")
+    return {str(key): dict(group) for key, group in value.items()}
 
 
 class SyncRequest(BaseModel):
@@ -49,7 +68,8 @@ class SyncRequest(BaseModel):
     related: dict[str, dict[str, Object]] = Field(default_factory=dict)
     finalizing: bool = False
 
-    _groups = field_validator("children", "related", mode="before")(_object_groups)
+    _children = field_validator("children", mode="before")(_observed_groups)
+    _related = field_validator("related", mode="before")(_object_groups)
 
     @field_validator("parent")
     @classmethod
@@ -121,7 +141,8 @@ class DecoratorRequest(BaseModel):
     related: dict[str, dict[str, Object]] = Field(default_factory=dict)
     finalizing: bool = False
 
-    _groups = field_validator("attachments", "related", mode="before")(_object_groups)
+    _attachments = field_validator("attachments", mode="before")(_observed_groups)
+    _related = field_validator("related", mode="before")(_object_groups)
 
 
 class DecoratorResponse(BaseModel):

@@ -26,12 +26,6 @@ class HookMetrics:
             ["hook"],
             registry=self.registry,
         )
-        self.invalid_parents = Counter(
-            "database_operator_invalid_parents",
-            "Sync calls whose parent spec was invalid (children kept unchanged), by hook.",
-            ["hook"],
-            registry=self.registry,
-        )
         self.latency = Histogram(
             "database_operator_hook_duration_seconds",
             "Time to answer a hook call, by hook.",

@@ -7,6 +7,7 @@ Every name derives from the parent, so any number of clusters and backups can sh
 from __future__ import annotations
 
 import hashlib
+import re
 
 __all__ = [
     "API_VERSION",
@@ -30,6 +31,7 @@ __all__ = [
     "manual_job_name",
     "pod_url",
     "statefulset_name",
+    "valid_cluster_name",
 ]
 
 GROUP = "database.sample.third.party"
@@ -49,6 +51,15 @@ LABEL_CLUSTER = f"{GROUP}/cluster"
 LABEL_REPO = f"{GROUP}/repo"
 # Set by the StatefulSet controller on every pod; the leader Service selects pod 0 with it.
 LABEL_POD_NAME = "statefulset.kubernetes.io/pod-name"
+
+
+_DNS_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+MAX_CLUSTER_NAME = 45
+
+
+def valid_cluster_name(cluster: str) -> bool:
+    """The CRD's rule again: Service names derive from it, so a DNS-1035 label of 45 at most."""
+    return len(cluster) <= MAX_CLUSTER_NAME and _DNS_1035.fullmatch(cluster) is not None
 
 
 def statefulset_name(cluster: str) -> str:

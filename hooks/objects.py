@@ -7,6 +7,7 @@ the hooks keep a child alive when they cannot (or must not) render it anew.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -77,7 +78,15 @@ def creation_time(obj: Mapping[str, Any]) -> str:
 
 
 def preserved(obj: Mapping[str, Any]) -> Object:
-    """The observed child as a desired object: what we would have to return to change nothing."""
+    """The observed child as a desired object: what we would have to return to change nothing.
+
+    That is our last answer for it, which Metacontroller keeps in an annotation: handing it back
+    leaves the child and Metacontroller's three-way merge exactly as they were. Without the
+    annotation (server-side apply), the observed object less the fields the server owns.
+    """
+    last = _last_applied(obj)
+    if last is not None:
+        return last
     kept: Object = {k: v for k, v in obj.items() if k != "status"}
     metadata = {k: v for k, v in obj.get("metadata", {}).items() if k not in _SERVER_METADATA}
     annotations = {
@@ -89,3 +98,16 @@ def preserved(obj: Mapping[str, Any]) -> Object:
         metadata.pop("annotations", None)
     kept["metadata"] = metadata
     return kept
+
+
+def _last_applied(obj: Mapping[str, Any]) -> Object | None:
+    annotations = obj.get("metadata", {}).get("annotations") or {}
+    text = annotations.get(_APPLY_ANNOTATIONS[0]) if isinstance(annotations, Mapping) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        last = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    same = isinstance(last, dict) and last.get("kind") == obj.get("kind")
+    return last if same and name_of(last) == name_of(obj) else None

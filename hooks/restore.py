@@ -20,20 +20,23 @@ from hooks.conditions import condition
 from hooks.envelope import describe_error
 from hooks.models import DatabaseBackupSpec, DatabaseClusterSpec, RestoreSpec
 from hooks.objects import Object, observed
-from hooks.pods import container_security_context, pull_policy
-from hooks.runner_env import repo_volumes, restore_env
+from hooks.runner_env import repo_volumes, restore_env, runner_container
 from hooks.termination import container_state, parse_report
 
 __all__ = [
     "RESTORE_CONTAINER",
     "Planned",
     "RestorePlan",
+    "has_restore_container",
     "plan_restore",
     "restore_condition",
+    "restore_finished",
     "restore_status",
 ]
 
 RESTORE_CONTAINER = "restore"
+# Results after which the leader holds the backup's data ("Skipped": it had restored before).
+DONE = ("Succeeded", "Skipped")
 
 
 @dataclass(frozen=True)
@@ -67,28 +70,6 @@ def _blocked(spec: RestoreSpec, reason: str, message: str) -> Planned:
     )
 
 
-def _container(image: str, env: list[Object], mounts: list[Object]) -> Object:
-    return {
-        "name": RESTORE_CONTAINER,
-        "image": image,
-        "imagePullPolicy": pull_policy(image),
-        "command": ["python", "-m", "backup_runner", "restore"],
-        "env": env,
-        "resources": {
-            "limits": {"memory": "256Mi"},
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-        },
-        "securityContext": container_security_context(),
-        "volumeMounts": [
-            {"name": "data", "mountPath": "/data"},
-            {"name": "tmp", "mountPath": "/tmp"},
-            *mounts,
-        ],
-        "terminationMessagePath": "/dev/termination-log",
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-    }
-
-
 def plan_restore(
     cluster: str,
     namespace: str,
@@ -97,10 +78,13 @@ def plan_restore(
     existing: Mapping[str, Any] | None,
     previous: Mapping[str, Any],
 ) -> Planned:
-    before = previous.get("restore") if isinstance(previous.get("restore"), Mapping) else None
     if existing is not None:
-        recorded = dict(before.get("source", {})) if before else None
         asked = _source(spec.restore) if spec.restore else None
+        recorded = _recorded_source(previous)
+        if recorded is None and has_restore_container(existing):
+            # The StatefulSet was created to restore, but the status saying so was lost (a write
+            # conflict): the restore is this one, not one asked for too late.
+            recorded = asked or {}
         notes = []
         if asked is not None and (
             recorded is None or any(recorded.get(k) != v for k, v in asked.items())
@@ -149,7 +133,9 @@ def plan_restore(
     env = restore_env(
         source_cluster, namespace, repo, wanted.objectKey, names.leader_pod_name(cluster)
     )
-    plan = RestorePlan(container=_container(backup_spec.image, env, mounts), volumes=volumes)
+    mounts = [{"name": "data", "mountPath": "/data"}, {"name": "tmp", "mountPath": "/tmp"}, *mounts]
+    container = runner_container(RESTORE_CONTAINER, backup_spec.image, "restore", env, mounts)
+    plan = RestorePlan(container=container, volumes=volumes)
     source = {**_source(wanted), "repo": repo_name, "cluster": source_cluster}
     return Planned(
         plan=plan,
@@ -166,26 +152,44 @@ def restore_status(
     before = dict(before) if isinstance(before, Mapping) else {}
     if planned.source is None and not before:
         return None
-    status: dict[str, Any] = {**before, "source": planned.source or before.get("source", {})}
-    if before.get("result") == "Succeeded":
-        return status
+    source = planned.source if planned.source is not None else _recorded_source(previous) or {}
+    if before.get("result") in DONE:
+        return {**before, "source": source}
     state = container_state(leader or {}, RESTORE_CONTAINER, init=True)
     terminated = state.get("terminated") or state.get("lastTerminated")
     if isinstance(terminated, Mapping):
         report = parse_report(terminated.get("message"))
         failed = terminated.get("exitCode") != 0 or report.get("result") == "Failed"
-        status.update(report)
+        status = {"source": source, **report}
         status["result"] = "Failed" if failed else str(report.get("result", "Succeeded"))
         if terminated.get("finishedAt"):
             status["completionTime"] = terminated["finishedAt"]
-    elif "running" in state:
-        status["result"] = "Running"
-    elif planned.conditions and planned.conditions[0]["status"] == "False":
-        status["result"] = "Blocked"
-        status["message"] = planned.conditions[0]["message"]
-    else:
-        status.setdefault("result", "Pending")
-    return status
+        return status
+    if "running" in state:
+        return {"source": source, "result": "Running"}
+    if planned.conditions and planned.conditions[0]["status"] == "False":
+        return {"source": source, "result": "Blocked", "message": planned.conditions[0]["message"]}
+    if before:
+        return {**before, "source": source}
+    return {"source": source, "result": "Pending"}
+
+
+def restore_finished(restore: Mapping[str, Any] | None) -> bool:
+    """The leader holds the restored data: the init container has nothing left to do."""
+    return restore is not None and restore.get("result") in DONE
+
+
+def has_restore_container(sts: Mapping[str, Any]) -> bool:
+    pod = sts.get("spec", {}).get("template", {}).get("spec", {})
+    return any(c.get("name") == RESTORE_CONTAINER for c in pod.get("initContainers") or [])
+
+
+def _recorded_source(previous: Mapping[str, Any]) -> dict[str, str] | None:
+    before = previous.get("restore")
+    source = before.get("source") if isinstance(before, Mapping) else None
+    if not isinstance(source, Mapping):
+        return None
+    return {str(k): str(v) for k, v in source.items() if isinstance(v, str)}
 
 
 def restore_condition(restore: Mapping[str, Any] | None, planned: Planned) -> dict[str, str] | None:

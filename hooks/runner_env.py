@@ -1,8 +1,8 @@
-"""The backup_runner's environment, rendered from a DatabaseBackup repo.
+"""The backup_runner's container and environment, rendered from a DatabaseBackup repo.
 
 This is the hooks' side of the contract in `docs/contracts.md` (the runner's side is
 `backup_runner/settings.py`; a test renders Jobs here and parses their env there). The backup Job,
-the CronJob and the restore init container all take their repo settings from here.
+the CronJob and the restore init container are all built here.
 """
 
 from __future__ import annotations
@@ -10,7 +10,13 @@ from __future__ import annotations
 from hooks import names
 from hooks.models import Repo, Retention
 from hooks.objects import Object
-from hooks.pods import env_from_field, env_from_secret, env_value
+from hooks.pods import (
+    container_security_context,
+    env_from_field,
+    env_from_secret,
+    env_value,
+    pull_policy,
+)
 
 __all__ = [
     "CA_MOUNT",
@@ -20,6 +26,7 @@ __all__ = [
     "repo_env",
     "repo_volumes",
     "restore_env",
+    "runner_container",
 ]
 
 CA_MOUNT = "/etc/backup-repo/ca"
@@ -36,10 +43,14 @@ def repo_env(repo: Repo) -> list[Object]:
     env = [env_value("BACKUP_REPO_NAME", repo.name), env_value("BACKUP_REPO_TYPE", repo.type)]
     if repo.type == "filesystem":
         return [*env, env_value("BACKUP_REPO_PATH", REPO_MOUNT)]
+    env.append(env_value("BACKUP_REPO_ENDPOINT", repo.endpoint_host))
+    # Unset rather than empty: the API server drops an empty value, and apply would then see a
+    # difference on every pass.
+    if repo.cosRegion:
+        env.append(env_value("BACKUP_REPO_REGION", repo.cosRegion))
+    if repo.bucketNamePrefix:
+        env.append(env_value("BACKUP_REPO_BUCKET_PREFIX", repo.bucketNamePrefix))
     env += [
-        env_value("BACKUP_REPO_ENDPOINT", repo.endpoint_host),
-        env_value("BACKUP_REPO_REGION", repo.cosRegion or ""),
-        env_value("BACKUP_REPO_BUCKET_PREFIX", repo.bucketNamePrefix or ""),
         env_value("BACKUP_REPO_PATH_STYLE", "true" if repo.pathStyle else "false"),
         env_value("BACKUP_REPO_INSECURE", "true" if repo.tls.insecure else "false"),
     ]
@@ -112,3 +123,25 @@ def restore_env(
     if object_key:
         env.append(env_value("RESTORE_OBJECT_KEY", object_key))
     return env
+
+
+def runner_container(
+    name: str, image: str, operation: str, env: list[Object], mounts: list[Object]
+) -> Object:
+    """A backup_runner container: `python -m backup_runner <operation>`, restricted, with its
+    result line in the termination message (the hooks read it back into status)."""
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": pull_policy(image),
+        "command": ["python", "-m", "backup_runner", operation],
+        "env": env,
+        "resources": {
+            "limits": {"memory": "256Mi"},
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+        },
+        "securityContext": container_security_context(),
+        "volumeMounts": mounts,
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }

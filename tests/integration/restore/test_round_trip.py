@@ -20,7 +20,7 @@ import pytest
 
 from hooks import backup, cluster
 from hooks.envelope import SyncRequest
-from tests.support.hook_requests import API_VERSION, backup_parent, cluster_parent
+from tests.support.hook_requests import API_VERSION, as_observed, backup_parent, cluster_parent
 from tests.support.local_pods import LocalPods, local_pods
 from tests.support.minio import MinioServer, start_minio
 
@@ -141,6 +141,9 @@ def test_backup_then_restore_into_a_new_cluster(minio: MinioServer, pods: LocalP
     assert reports["orders-copy-0"]["result"] == "Succeeded"
     assert reports["orders-copy-0"]["records"] == at_backup["records"]
     assert {reports[n]["result"] for n in b[1:]} == {"Skipped"}
+    volume = sorted(p.name for p in pods.volume("orders-copy-0", "data").iterdir())
+    assert ".restored-from.json" in volume
+    assert ".restore-in-progress" not in volume, "the pending mark goes once the restore is done"
 
     start_cluster(pods, sts)
     restored = wait_converged(pods, b)
@@ -176,6 +179,7 @@ def test_backup_then_restore_into_a_new_cluster(minio: MinioServer, pods: LocalP
     after = cluster.sync(
         SyncRequest(
             parent=copy_parent,
+            children=as_observed(answer.children),
             related={
                 **related("DatabaseBackup", nightly),
                 "Pod.v1": {f"{NAMESPACE}/orders-copy-0": leader_pod},
@@ -186,3 +190,6 @@ def test_backup_then_restore_into_a_new_cluster(minio: MinioServer, pods: LocalP
     assert after.status["restore"]["sequence"] == at_backup["sequence"]
     restored_condition = next(c for c in after.status["conditions"] if c["type"] == "Restored")
     assert restored_condition["status"] == "True"
+    # Restored: the init container (and its need of the repo's Secret) leaves the pod template.
+    after_sts = statefulset(after)
+    assert "initContainers" not in after_sts["spec"]["template"]["spec"]

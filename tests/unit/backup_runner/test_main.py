@@ -9,7 +9,7 @@ import pathlib
 import pytest
 
 from backup_runner.__main__ import main
-from backup_runner.restore import MARKER
+from backup_runner.restore import MARKER, PENDING
 
 SECRET = "never-print-this-secret-0123456789"
 
@@ -91,3 +91,18 @@ def test_restore_rejects_a_malformed_key(env: dict[str, str], tmp_path: pathlib.
     (tmp_path / "repo" / "shop-db").mkdir(parents=True)
     code, result, _ = run("restore", {**env, "RESTORE_OBJECT_KEY": "latest"})
     assert (code, result["reason"]) == (1, "InvalidConfiguration")
+
+
+def test_an_interrupted_restore_is_started_over(
+    env: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    """A crash mid-load leaves the pending mark and half a database: the next try clears both
+    (instead of refusing a "non-empty" target forever) and goes on to restore."""
+    data = tmp_path / "data"
+    (data / "lost+found").mkdir(parents=True)
+    (data / PENDING).touch()
+    (data / ".database.sqlite3.load-0123").write_bytes(b"half a database")
+    (data / "database.sqlite3").write_bytes(b"loaded, but no marker yet")
+    code, result, _ = run("restore", env)
+    assert (code, result["reason"]) == (1, "BackupNotFound")  # went on to look for a backup
+    assert sorted(p.name for p in data.iterdir()) == ["lost+found"]

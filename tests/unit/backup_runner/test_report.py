@@ -63,3 +63,15 @@ def test_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
         logger.removeHandler(handler)
     assert SECRET not in stream.getvalue()
     assert stream.getvalue().count("[redacted]") == 2
+
+
+@pytest.mark.parametrize("secret", ['quo"te\\back', "n\u00f6n-ascii-s\u00e9cret", "x" * 40])
+def test_a_secret_never_reaches_the_line_escaped_or_cut(secret: str) -> None:
+    """Redaction happens before JSON escaping and before the message is shortened."""
+    redact = Redactor((secret,))
+    message = "endpoint said: " + secret + " " + "y" * 5000
+    line = result_line(failure("backup", "BadCredentials", message), redact)
+    assert len(line.encode()) <= MAX_LINE
+    assert secret not in line
+    assert json.dumps(secret)[1:-1] not in line
+    assert secret[:12] not in line

@@ -242,3 +242,28 @@ def test_customize_asks_for_clusters_jobs_and_pods() -> None:
     related = backup.customize(backup_parent())
     assert [r["resource"] for r in related] == ["databaseclusters", "jobs", "pods"]
     assert related[1]["labelSelector"] == {"matchLabels": {names.LABEL_BACKUP: "nightly"}}
+
+
+def test_a_deleted_manual_job_is_not_run_again() -> None:
+    """Creating the Job of the same manualTrigger.time again would run the same backup twice."""
+    first = sync(backup_parent())
+    observed = as_observed(first.children)
+    seen = sync(backup_parent(), children=observed)
+    assert seen.status["lastManualTrigger"] == "2026-11-20T10:00:00Z"
+    parent = backup_parent()
+    parent["status"] = seen.status
+    observed.pop("Job.batch/v1")  # someone deleted the finished Job
+    answer = sync(parent, children=observed)
+    assert kinds(answer) == ["CronJob/nightly-scheduled"]
+    new_time = backup_parent(manualTrigger={"time": "2026-11-21T00:00:00Z", "repo": "s3-repo"})
+    new_time["status"] = seen.status
+    assert kinds(sync(new_time, children=observed))[0].startswith("Job/nightly-manual-")
+
+
+def test_a_job_whose_creation_failed_is_created_again() -> None:
+    """lastManualTrigger is recorded once the Job is seen, not when it is asked for."""
+    first = sync(backup_parent())
+    assert "lastManualTrigger" not in first.status
+    parent = backup_parent()
+    parent["status"] = first.status
+    assert kinds(sync(parent))[0].startswith("Job/")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from hooks import cluster, names
 from hooks.envelope import SyncRequest
 from tests.support.hook_requests import as_observed, cluster_parent, fixture
@@ -150,3 +152,15 @@ def test_customize_asks_for_pods_and_the_restore_source() -> None:
         "namespace": "shop",
         "names": ["nightly"],
     }
+
+
+@pytest.mark.parametrize("name", ["2nd", "orders.v2", "x" * 46])
+def test_a_name_services_cannot_carry_keeps_children_and_says_why(name: str) -> None:
+    first = sync(cluster_parent("orders"))
+    parent = cluster_parent(name)
+    observed = as_observed(first.children)
+    answer = sync(parent, children=observed)
+    assert len(answer.children) == 3
+    reconciled = next(c for c in answer.status["conditions"] if c["type"] == "Reconciled")
+    assert (reconciled["status"], reconciled["reason"]) == ("False", "InvalidSpec")
+    assert "DNS-1035" in reconciled["message"]

@@ -201,3 +201,17 @@ def test_odd_envelope_parts_never_500(mangle: str, value: Any) -> None:
         request[mangle] = value
     response = post("/sync/databasebackup", request)
     assert response.status_code in (200, 422)
+
+
+def test_malformed_observed_children_are_refused_not_dropped() -> None:
+    """A child the hook cannot read would be missing from its answer, and Metacontroller deletes
+    what is missing: such a request gets a 422 (nothing applied, retried), never a 200."""
+    for junk in ("a string", {"metadata": "no name"}, {"kind": "Service"}):
+        request = fixture("sync-databasecluster-v2-observed.json")
+        request["children"]["Service.v1"]["database/odd"] = junk
+        response = client.post("/sync/databasecluster", content=json.dumps(request))
+        assert response.status_code == 422
+        assert "Service.v1" in response.json()["error"]
+    request = fixture("sync-databasebackup-v2-observed.json")
+    request["children"]["Job.batch/v1"] = ["not", "a", "map"]
+    assert client.post("/sync/databasebackup", content=json.dumps(request)).status_code == 422

@@ -203,9 +203,12 @@ def test_failed_restore_keeps_the_cluster_not_ready_and_says_why() -> None:
     assert "checksum mismatch" in ready["message"]
 
 
-def test_changed_restore_after_creation_keeps_the_init_container_as_it_was() -> None:
+def test_changed_restore_while_restoring_keeps_the_init_container_as_it_was() -> None:
     request = restored_request(0, {"result": "Succeeded"})
+    pod = request["related"]["Pod.v1"]["shop/copy-0"]
+    pod["status"]["initContainerStatuses"][0]["state"] = {"running": {}}
     before = copy.deepcopy(pod_spec(cluster.sync(SyncRequest.model_validate(request))))
+    assert before["initContainers"][0]["name"] == "restore"
     request["parent"]["spec"]["restore"] = {
         "backup": "nightly",
         "repo": "s3-repo",
@@ -213,4 +216,33 @@ def test_changed_restore_after_creation_keeps_the_init_container_as_it_was() -> 
     }
     answer = cluster.sync(SyncRequest.model_validate(request))
     assert pod_spec(answer)["initContainers"] == before["initContainers"]
+    assert pod_spec(answer)["volumes"] == before["volumes"]
     assert "spec.restore is ignored" in condition(answer, "Reconciled")["message"]
+
+
+def test_once_restored_the_init_container_and_its_volumes_go() -> None:
+    """Pods must not depend on the repo's Secret, CA or claim for the rest of their lives."""
+    answer = cluster.sync(SyncRequest.model_validate(restored_request(0, {"result": "Succeeded"})))
+    spec = pod_spec(answer)
+    assert "initContainers" not in spec
+    assert [v["name"] for v in spec["volumes"]] == ["tmp"]
+    assert condition(answer, "Restored")["status"] == "True"
+    assert "spec.restore is ignored" not in condition(answer, "Reconciled")["message"]
+
+
+def test_a_lost_status_write_does_not_turn_the_restore_into_an_ignored_one() -> None:
+    request = restored_request(0, {"result": "Succeeded"})
+    pod = request["related"]["Pod.v1"]["shop/copy-0"]
+    pod["status"]["initContainerStatuses"][0]["state"] = {"running": {}}
+    del request["parent"]["status"]
+    answer = cluster.sync(SyncRequest.model_validate(request))
+    assert pod_spec(answer)["initContainers"][0]["name"] == "restore"
+    assert answer.status["restore"]["result"] == "Running"
+    assert "ignored" not in condition(answer, "Reconciled")["message"]
+
+
+def test_an_odd_recorded_restore_status_is_no_crash() -> None:
+    request = restored_request(0, {"result": "Succeeded"})
+    request["parent"]["status"]["restore"] = {"source": "not a map", "result": 7}
+    answer = cluster.sync(SyncRequest.model_validate(request))
+    assert answer.status["restore"]["result"] == "Succeeded"
