@@ -108,7 +108,7 @@ def _inspect_target(target: Path) -> dict[str, object] | None:
 
 
 def _clear(target: Path) -> None:
-    """Empty a directory that only an interrupted restore wrote to (the volume's lost+found stays)."""
+    """Empty a directory only an interrupted restore wrote to (the lost+found of a volume stays)."""
     for entry in target.iterdir():
         if entry.name == "lost+found":
             continue
