@@ -22,7 +22,7 @@ from backup_runner.errors import Reason, RunnerError
 from backup_runner.settings import Settings
 from backup_runner.storage import Leftover, StoredObject
 
-__all__ = ["FilesystemStorage"]
+__all__ = ["FilesystemStorage", "fsync_directory"]
 
 _PARTIAL = ".partial"
 _READ_PIECE = 1024 * 1024
@@ -30,7 +30,8 @@ _READ_PIECE = 1024 * 1024
 T = TypeVar("T")
 
 
-def _fsync_directory(path: Path) -> None:
+def fsync_directory(path: Path) -> None:
+    """Make a rename or an unlink in `path` durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -91,7 +92,7 @@ class FilesystemStorage:
                 file.flush()
                 self._call(f"syncing {temporary}", lambda: os.fsync(file.fileno()))
             self._call(f"renaming to {path}", lambda: temporary.replace(path))
-            self._call(f"syncing {path.parent}", lambda: _fsync_directory(path.parent))
+            self._call(f"syncing {path.parent}", lambda: fsync_directory(path.parent))
         finally:
             temporary.unlink(missing_ok=True)
 

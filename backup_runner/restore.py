@@ -35,6 +35,7 @@ from backup_runner import layout
 from backup_runner.backup import iso_time
 from backup_runner.compression import CompressionError, Gunzip, gunzip_chunks
 from backup_runner.errors import Reason, RunnerError
+from backup_runner.filesystem import fsync_directory
 from backup_runner.manifest import Manifest
 from backup_runner.retention import folders
 from backup_runner.retry import with_retries
@@ -116,14 +117,6 @@ def _clear(target: Path) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _choose(storage: Storage, object_key: str | None) -> layout.BackupId:
@@ -265,7 +258,7 @@ def _write_marker(target: Path, content: dict[str, object]) -> None:
         file.flush()
         os.fsync(file.fileno())
     temporary.replace(target / MARKER)
-    _fsync_directory(target)
+    fsync_directory(target)
 
 
 def run_restore(
@@ -331,7 +324,7 @@ def run_restore(
         )
         clock = time.monotonic()
         (target / PENDING).touch()
-        _fsync_directory(target)
+        fsync_directory(target)
         loaded = _load(download, target)
         log.info("loaded %d records in %.2fs", manifest.records, time.monotonic() - clock)
     finally:
@@ -377,5 +370,5 @@ def run_restore(
         },
     )
     (target / PENDING).unlink()
-    _fsync_directory(target)
+    fsync_directory(target)
     return result

@@ -13,7 +13,6 @@ kubelet writes it (the pod's status, with the container's termination message).
 from __future__ import annotations
 
 import base64
-import copy
 import datetime
 import json
 import os
@@ -31,6 +30,7 @@ from hooks import names
 from tests.e2e.conftest import Operator
 from tests.support.control_plane import ControlPlane, free_port, wait_until
 from tests.support.database import Replica, start_replica
+from tests.support.invalid_resources import TABLE, build_case
 from tests.support.minio import MinioServer
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,6 @@ NAMESPACE = "database"
 CLUSTER = "databasecluster-sample"
 BACKUP = "databasebackup-manual"
 SAMPLES = ("databasecluster-sample.yaml", "databasebackup-manual.yaml")
-INVALID = yaml.safe_load((REPO / "tests" / "fixtures" / "invalid-resources.yaml").read_text())
 TIMEOUT = 90.0
 
 
@@ -371,28 +370,16 @@ def test_suspend_suspends_the_cronjob(plane: ControlPlane) -> None:
 # --- validation -----------------------------------------------------------------------------------
 
 
-def build_case(case: dict[str, Any]) -> dict[str, Any]:
-    resource: dict[str, Any] = copy.deepcopy(INVALID["bases"][case["base"]])
-    for key, value in (case.get("spec") or {}).items():
-        if value is None:
-            resource["spec"].pop(key, None)
-        else:
-            resource["spec"][key] = value
-    if "resourceName" in case:
-        resource["metadata"]["name"] = case["resourceName"]
-    return resource
-
-
 def test_the_valid_bases_are_accepted(plane: ControlPlane) -> None:
     """So that each rejection below is caused by its case, not by a broken base."""
-    for base in INVALID["bases"].values():
+    for base in TABLE["bases"].values():
         result = plane.kubectl(
             "create", "--dry-run=server", "-f", "-", input=yaml.safe_dump(base), check=False
         )
         assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("case", INVALID["cases"], ids=[c["name"] for c in INVALID["cases"]])
+@pytest.mark.parametrize("case", TABLE["cases"], ids=[c["name"] for c in TABLE["cases"]])
 def test_invalid_resources_are_rejected_with_our_message(
     plane: ControlPlane, case: dict[str, Any]
 ) -> None:

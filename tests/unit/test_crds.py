@@ -4,11 +4,9 @@ with the messages we wrote; and the hooks' models agree with the CRD defaults.""
 from __future__ import annotations
 
 import copy
-import pathlib
 from typing import Any
 
 import pytest
-import yaml
 
 from hooks.models import DatabaseBackupSpec, DatabaseClusterSpec
 from tests.support.crd_validation import (
@@ -19,23 +17,9 @@ from tests.support.crd_validation import (
     validate,
 )
 from tests.support.hook_requests import sample_documents
+from tests.support.invalid_resources import TABLE, build_case
 
 CRDS = load_crds()
-TABLE = yaml.safe_load(
-    (pathlib.Path(__file__).parent.parent / "fixtures" / "invalid-resources.yaml").read_text()
-)
-
-
-def build_case(case: dict[str, Any]) -> dict[str, Any]:
-    resource = copy.deepcopy(TABLE["bases"][case["base"]])
-    for key, value in (case.get("spec") or {}).items():
-        if value is None:
-            resource["spec"].pop(key, None)
-        else:
-            resource["spec"][key] = value
-    if "resourceName" in case:
-        resource["metadata"]["name"] = case["resourceName"]
-    return resource
 
 
 @pytest.mark.parametrize("kind", sorted(CRDS))
