@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the real third-party programs the tests run (MinIO, Helm, kwok, etcd, Metacontroller and the
-# Kubernetes control plane) from source through the Go module proxy, pinned by version, and caches
-# each one outside the repository:
+# Builds the real third-party programs the tests run (MinIO, Helm, kwok, etcd, Metacontroller, the
+# Kubernetes control plane and promtool) from source through the Go module proxy, pinned by
+# version, and caches each one outside the repository:
 #
 #   ${CACHE_DIR}/tools/<name>-<version>/<name>   the binary (a directory per version: a new pin
 #                                                 builds next to the old one, never over it)
@@ -39,9 +39,12 @@ METACONTROLLER_MODULE_VERSION=${METACONTROLLER_MODULE_VERSION:-v1.5.20}
 METACONTROLLER_MAIN_PACKAGE=${METACONTROLLER_MAIN_PACKAGE:-metacontroller}
 METACONTROLLER_REPO_MODULE=github.com/metacontroller/metacontroller
 KUBERNETES_VERSION=v1.34.4
+# promtool (Prometheus' rule checker and unit-test runner) checks the chart's alerting rules.
+PROMTOOL_VERSION=v0.316.0
 
 # Build order: MinIO first because other work waits on it; Kubernetes last because it is slow.
-ALL_TOOLS=(minio helm kwok etcd metacontroller kube-apiserver kube-controller-manager kube-scheduler)
+ALL_TOOLS=(minio helm kwok etcd metacontroller kube-apiserver kube-controller-manager kube-scheduler
+  promtool)
 KUBE_TOOLS=(kube-apiserver kube-controller-manager kube-scheduler)
 
 WORK_DIR=""
@@ -82,6 +85,7 @@ version_of() {
     etcd) echo "$ETCD_VERSION" ;;
     metacontroller) echo "$METACONTROLLER_VERSION" ;;
     kube-*) echo "$KUBERNETES_VERSION" ;;
+    promtool) echo "$PROMTOOL_VERSION" ;;
     *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
   esac
 }
@@ -181,6 +185,11 @@ build_kwok() {
   rm -rf "$(tool_dir kwok)/stages"
   run cp -R "$module_dir/kustomize/stage" "$(tool_dir kwok)/stages"
   chmod -R u+w "$(tool_dir kwok)/stages"
+}
+
+build_promtool() {
+  go_install promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" \
+    "-X github.com/prometheus/common/version.Version=${PROMTOOL_VERSION#v}"
 }
 
 build_etcd() {

@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from hooks.models import DEFAULT_BACKUP_IMAGE
+from tests.support.tools import ToolMissingError, tool_path
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 CHART = ROOT / "charts" / "database-operator"
@@ -41,13 +42,6 @@ Doc = dict[str, Any]
 
 def helm_binary() -> pathlib.Path:
     """The helm that `make tools` builds; a test without it fails and says how to get it."""
-    try:
-        from tests.support.tools import ToolMissingError, tool_path
-    except ImportError:  # the shared lookup is not there: the path build-tools.sh links
-        path = pathlib.Path.home() / ".cache" / "database-operator" / "bin" / "helm"
-        if not path.is_file():
-            pytest.fail(f"helm is not built: no {path}. Run `make tools`.")
-        return path
     try:
         return tool_path("helm")
     except ToolMissingError as error:
@@ -583,3 +577,26 @@ def test_notes_render(tmp_path: pathlib.Path) -> None:
         "curl -s http://127.0.0.1:8080/healthz",
     ):
         assert expected in notes
+
+
+# --- alerting rules, evaluated by Prometheus' own promtool ---------------------------------------
+
+
+def test_alert_rules_pass_their_promtool_unit_tests(tmp_path: pathlib.Path) -> None:
+    """The PrometheusRule's alerts fire on a failed or overdue backup and stay quiet on a run
+    still active, a later success, a suspended schedule or a CronJob that is not ours."""
+    promtool = tool_path("promtool")
+    rule = only(render(CHART / "ci" / "monitoring-enabled-values.yaml"), "PrometheusRule")
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule["spec"]))
+    tests = ROOT / "tests" / "fixtures" / "promtool" / "prometheusrule-test.yaml"
+    (tmp_path / "test.yaml").write_text(tests.read_text())
+    for command in (["check", "rules", "rules.yaml"], ["test", "rules", "test.yaml"]):
+        result = subprocess.run(
+            [str(promtool), *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
