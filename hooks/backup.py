@@ -195,12 +195,14 @@ def sync(request: SyncRequest) -> SyncResponse:
     runs = backup_runs([jobs[name] for name in sorted(jobs)], pods)
     history = merge_history(previous.get("history"), runs)
     last = summary(previous, history)
-    last_run = last.get("lastBackup")
-    evidence = str(
-        (last_run or {}).get("completionTime")
-        or (last_run or {}).get("startTime")
-        or request.evidence_fallback()
-    )
+    # The Succeeded condition speaks of the newest finished run: one still running says nothing yet.
+    finished = [
+        run
+        for run in (last.get("lastSuccessfulBackup"), last.get("lastFailedBackup"))
+        if isinstance(run, Mapping)
+    ]
+    last_run = max(finished, key=lambda run: str(run.get("startTime", "")), default=None)
+    evidence = str((last_run or {}).get("completionTime") or request.evidence_fallback())
     status: Object = {
         "cluster": name_of(cluster) if cluster is not None else str(previous.get("cluster", "")),
         "jobs": sorted(jobs),

@@ -267,3 +267,25 @@ def test_a_job_whose_creation_failed_is_created_again() -> None:
     parent = backup_parent()
     parent["status"] = first.status
     assert kinds(sync(parent))[0].startswith("Job/")
+
+
+def test_a_running_backup_leaves_the_last_result_standing() -> None:
+    request = fixture("sync-databasebackup-v2-observed.json")
+    first = backup.sync(SyncRequest.model_validate(request))
+    later = copy.deepcopy(request)
+    later["parent"]["status"] = first.status
+    running = copy.deepcopy(next(iter(later["related"]["Job.batch/v1"].values())))
+    running["metadata"]["name"] = "databasebackup-manual-scheduled-29397600"
+    running["metadata"]["creationTimestamp"] = "2026-11-22T00:00:00Z"
+    running["status"] = {"startTime": "2026-11-22T00:00:00Z", "active": 1}
+    later["related"]["Job.batch/v1"]["database/" + running["metadata"]["name"]] = running
+    answer = backup.sync(SyncRequest.model_validate(later))
+    assert answer.status["lastBackup"]["result"] == "Running"
+    succeeded = next(c for c in answer.status["conditions"] if c["type"] == "Succeeded")
+    assert (succeeded["status"], succeeded["reason"]) == ("False", "BadCredentials")
+    assert (
+        succeeded["lastTransitionTime"]
+        == next(c for c in first.status["conditions"] if c["type"] == "Succeeded")[
+            "lastTransitionTime"
+        ]
+    )
