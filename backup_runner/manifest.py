@@ -32,6 +32,18 @@ class Manifest(BaseModel):
     source_pod: str = Field(alias="sourcePod")
     source_url: str = Field(alias="sourceUrl")
 
+    def report(self, manifest_key: str) -> dict[str, object]:
+        """What a result line says about this backup (docs/contracts.md, "Result line")."""
+        return {
+            "objectKey": self.data_key,
+            "manifestKey": manifest_key,
+            "bytes": self.size,
+            "sha256": self.sha256,
+            "records": self.records,
+            "sequence": self.sequence,
+            "sourcePod": self.source_pod,
+        }
+
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True, indent=2).encode() + b"\n"
 
