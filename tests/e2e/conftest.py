@@ -9,6 +9,7 @@ local process the controllers call, and Metacontroller itself, out of cluster.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 import subprocess
 from collections.abc import Generator, Iterator
@@ -24,6 +25,7 @@ from tests.support.control_plane import (
     free_port,
 )
 from tests.support.minio import minio_server
+from tests.support.recording_proxy import RecordingProxy
 from tests.support.tools import metacontroller_manifests, tool_path
 
 __all__ = ["Operator", "control_plane", "minio_server", "operator"]
@@ -132,10 +134,14 @@ def operator(control_plane: ControlPlane) -> Iterator[Operator]:
     hooks = HooksServer(free_port(), logs / "hooks.log", cwd=REPO)
     hooks.start()
     metacontroller = Metacontroller(plane, logs / "metacontroller.log")
+    record = os.environ.get("RECORD_HOOK_REQUESTS")
+    proxy = RecordingProxy(hooks.url, pathlib.Path(record)).start() if record else None
     try:
-        helm_install(plane, hooks.url)
+        helm_install(plane, proxy.url if proxy is not None else hooks.url)
         metacontroller.start()
         yield Operator(plane=plane, hooks=hooks, metacontroller=metacontroller)
     finally:
         metacontroller.stop()
+        if proxy is not None:
+            proxy.stop()
         hooks.stop()

@@ -95,3 +95,49 @@ def test_render_refuses_a_missing_file() -> None:
     )
     assert result.returncode == 2
     assert "no such file: no-such.yaml" in result.stderr
+
+
+RECORDED = FIXTURES / "recorded"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in RECORDED.glob("sync-database*.json")))
+def test_recorded_metacontroller_requests_keep_every_child(hooks_url: str, name: str) -> None:
+    """Requests captured from the real Metacontroller of the e2e tests (v1 envelope, observed
+    children with every server field, related pods with termination messages, the status of an
+    earlier pass): answered deterministically, with every observed child still there."""
+    body = (RECORDED / name).read_bytes()
+    path = "/sync/" + name.removeprefix("sync-").removesuffix(".json")
+    first = httpx.post(hooks_url + path, content=body, timeout=10)
+    again = httpx.post(hooks_url + path, content=body, timeout=10)
+    assert first.status_code == 200, first.text
+    assert first.content == again.content
+    request, answer = json.loads(body), first.json()
+    observed = {
+        f"{obj['kind']}/{obj['metadata']['name']}"
+        for group in request["children"].values()
+        for obj in group.values()
+    }
+    answered = {f"{c['kind']}/{c['metadata']['name']}" for c in answer["children"]}
+    assert observed <= answered
+    assert answer["status"]["conditions"]
+    # Metacontroller writes this status back: the next identical request must change nothing.
+    request["parent"]["status"] = {**answer["status"], "observedGeneration": 1}
+    settled = httpx.post(hooks_url + path, json=request, timeout=10).json()
+    assert settled["status"] == answer["status"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in RECORDED.glob("customize-*.json")))
+def test_recorded_customize_requests(hooks_url: str, name: str) -> None:
+    path = "/customize/" + name.removeprefix("customize-").removesuffix(".json")
+    response = httpx.post(hooks_url + path, content=(RECORDED / name).read_bytes(), timeout=10)
+    assert response.status_code == 200
+    for rule in response.json()["relatedResources"]:
+        assert not ("labelSelector" in rule and "namespace" in rule), rule
+
+
+def test_recorded_decorator_request(hooks_url: str) -> None:
+    body = (RECORDED / "sync-pod-role.json").read_bytes()
+    pod = json.loads(body)["object"]["metadata"]["name"]
+    response = httpx.post(f"{hooks_url}/sync/pod-role", content=body, timeout=10)
+    role = "leader" if pod.endswith("-0") else "follower"
+    assert response.json()["labels"] == {"database.sample.third.party/role": role}
